@@ -1,0 +1,3 @@
+from kushfilms.cli import main
+
+main()

@@ -1,0 +1,57 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, Field
+
+from kushfilms.kit.schema import RequestModel, ResponseModel
+from kushfilms.models import Role
+
+
+def normalize_email(value: str) -> str:
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValueError(str(error)) from error
+    return result.normalized.lower()
+
+
+Email = Annotated[str, Field(max_length=320), AfterValidator(normalize_email)]
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class RegisterRequest(RequestModel):
+    email: Email
+    password: Password
+    name: Name
+
+
+class LoginRequest(RequestModel):
+    email: Email
+    password: Password
+
+
+class RefreshRequest(RequestModel):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class RoleChange(RequestModel):
+    role: Role
+
+
+class UserOut(ResponseModel):
+    id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    created_at: datetime
+
+
+class AuthResponse(ResponseModel):
+    user: UserOut
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires")

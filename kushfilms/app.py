@@ -1,0 +1,76 @@
+"""create_app(): the settings, the database, the routers and the middleware."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from redis.asyncio import Redis
+
+from kushfilms import __version__
+from kushfilms.accounts import routes as accounts
+from kushfilms.accounts.tokens import TokenConfig
+from kushfilms.catalog import routes as catalog
+from kushfilms.config import Settings
+from kushfilms.db import Database
+from kushfilms.errors import install_error_handlers
+from kushfilms.health import router as health
+from kushfilms.kit.cache import PublicCacheMiddleware, ResponseCache
+from kushfilms.logs import configure_logging
+from kushfilms.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from kushfilms.ratelimit import ApiRateLimitMiddleware, RateLimiter
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings)
+    limiter = RateLimiter(settings.redis_url)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await limiter.close()
+        if redis is not None:
+            await redis.aclose()
+        await db.dispose()
+
+    app = FastAPI(
+        title="Kush Films",
+        version=__version__,
+        description="The Kush Films streaming platform API. Errors are "
+        '`{"error": {"code": "...", "message": "..."}}`; lists are paginated.',
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.limiter = limiter
+    app.state.redis = redis
+    app.state.tokens = TokenConfig.from_settings(settings)
+
+    install_error_handlers(app)
+    for router in (
+        health,
+        accounts.router,
+        accounts.admin_router,
+        catalog.router,
+        catalog.admin_router,
+    ):
+        app.include_router(router)
+
+    app.state.cache = ResponseCache(
+        seconds=settings.cache_seconds, generation=catalog.CATALOG_GENERATION
+    )
+    app.add_middleware(PublicCacheMiddleware, cache=app.state.cache, paths=catalog.PUBLIC_PATHS)
+    app.add_middleware(ApiRateLimitMiddleware, limiter=limiter, limit=settings.api_limit)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app

@@ -1,0 +1,1 @@
+"""Movies, categories and search."""

@@ -1,0 +1,191 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from kushfilms.accounts.deps import AdminUser, OptionalViewer
+from kushfilms.catalog import service
+from kushfilms.catalog.schemas import (
+    CategoryCreate,
+    CategoryOut,
+    CategoryUpdate,
+    MovieCreate,
+    MovieOut,
+    MovieUpdate,
+)
+from kushfilms.catalog.service import CATALOG_GENERATION, MovieFilter, Sort
+from kushfilms.db import DbSession, ReadSession, ReplicaSession
+from kushfilms.errors import COMMON_ERRORS, Forbidden, Unauthorized, error_responses
+from kushfilms.kit.pagination import Page, PageQuery, to_page
+from kushfilms.models import AccessLevel, Category, Role
+
+# Anonymous reads of these are the same for everyone and may be served from
+# the public response cache (see kushfilms.kit.cache).
+PUBLIC_PATHS = (r"/api/movies", r"/api/movies/[^/]+", r"/api/categories")
+__all__ = ["CATALOG_GENERATION", "PUBLIC_PATHS", "admin_router", "router"]
+
+router = APIRouter(prefix="/api", tags=["catalogue"], responses=error_responses(*COMMON_ERRORS))
+admin_router = APIRouter(
+    prefix="/api/admin",
+    tags=["admin: catalogue"],
+    responses=error_responses(*COMMON_ERRORS, 401, 403),
+)
+
+
+def _category_out(row: tuple[Category, int]) -> CategoryOut:
+    category, movie_count = row
+    return CategoryOut(
+        id=category.id,
+        name=category.name,
+        slug=category.slug,
+        description=category.description,
+        movie_count=movie_count,
+    )
+
+
+@router.get(
+    "/movies",
+    responses=error_responses(401, 403),
+    summary="List, filter and search published movies",
+)
+async def list_movies(
+    session: ReplicaSession,
+    viewer: OptionalViewer,
+    page: PageQuery,
+    search: Annotated[
+        str | None,
+        Query(max_length=200, description="Words from the title or description; prefixes match"),
+    ] = None,
+    category: Annotated[str | None, Query(max_length=100, description="Category slug or id")] = None,
+    access_level: AccessLevel | None = None,
+    sort: Annotated[
+        Sort | None, Query(description="Default: relevance when searching, else newest")
+    ] = None,
+    include_unpublished: Annotated[bool, Query(description="Administrators only")] = False,
+) -> Page[MovieOut]:
+    if include_unpublished:
+        if viewer is None:
+            raise Unauthorized("Sign in as an administrator to see unpublished movies.")
+        if viewer.role != Role.ADMIN:
+            raise Forbidden("Only administrators see unpublished movies.")
+    query = MovieFilter(
+        search=search,
+        category=category,
+        access_level=access_level,
+        sort=sort,
+        include_unpublished=include_unpublished,
+    )
+    found = await service.list_movies(session, query, page)
+    return to_page(found, MovieOut.model_validate)
+
+
+@router.get(
+    "/movies/{id_or_slug}",
+    responses=error_responses(404),
+    summary="One movie, by id or slug",
+)
+async def get_movie(
+    id_or_slug: Annotated[str, Path(max_length=220)],
+    session: ReplicaSession,
+    viewer: OptionalViewer,
+) -> MovieOut:
+    is_admin = viewer is not None and viewer.role == Role.ADMIN
+    movie = await service.get_movie(session, id_or_slug, include_unpublished=is_admin)
+    return MovieOut.model_validate(movie)
+
+
+@router.get("/categories", summary="List categories with their published movie counts")
+async def list_categories(session: ReplicaSession, page: PageQuery) -> Page[CategoryOut]:
+    return to_page(await service.list_categories(session, page), _category_out)
+
+
+@admin_router.post(
+    "/movies",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+    summary="Create a movie (unpublished)",
+)
+async def create_movie(body: MovieCreate, _: AdminUser, session: DbSession) -> MovieOut:
+    movie = await service.create_movie(session, body.model_dump())
+    return MovieOut.model_validate(movie)
+
+
+@admin_router.get(
+    "/movies/{movie_id}", responses=error_responses(404), summary="One movie, published or not"
+)
+async def get_movie_as_admin(movie_id: uuid.UUID, _: AdminUser, session: ReadSession) -> MovieOut:
+    movie = await service.get_movie(session, movie_id, include_unpublished=True)
+    return MovieOut.model_validate(movie)
+
+
+@admin_router.put(
+    "/movies/{movie_id}",
+    responses=error_responses(404, 409),
+    summary="Change some of a movie's fields",
+)
+async def update_movie(
+    movie_id: uuid.UUID, body: MovieUpdate, _: AdminUser, session: DbSession
+) -> MovieOut:
+    movie = await service.update_movie(session, movie_id, body.changes())
+    return MovieOut.model_validate(movie)
+
+
+@admin_router.delete(
+    "/movies/{movie_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404),
+    summary="Delete a movie",
+)
+async def delete_movie(movie_id: uuid.UUID, _: AdminUser, session: DbSession) -> Response:
+    await service.delete_movie(session, movie_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@admin_router.post(
+    "/movies/{movie_id}/publish", responses=error_responses(404, 409), summary="Publish a movie"
+)
+async def publish_movie(movie_id: uuid.UUID, _: AdminUser, session: DbSession) -> MovieOut:
+    return MovieOut.model_validate(await service.set_published(session, movie_id, True))
+
+
+@admin_router.post(
+    "/movies/{movie_id}/unpublish", responses=error_responses(404), summary="Unpublish a movie"
+)
+async def unpublish_movie(movie_id: uuid.UUID, _: AdminUser, session: DbSession) -> MovieOut:
+    return MovieOut.model_validate(await service.set_published(session, movie_id, False))
+
+
+@admin_router.post(
+    "/categories",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+    summary="Create a category",
+)
+async def create_category(body: CategoryCreate, _: AdminUser, session: DbSession) -> CategoryOut:
+    category = await service.create_category(
+        session, name=body.name, description=body.description, slug=body.slug
+    )
+    return _category_out((category, 0))
+
+
+@admin_router.put(
+    "/categories/{category_id}",
+    responses=error_responses(404, 409),
+    summary="Rename or describe a category",
+)
+async def update_category(
+    category_id: uuid.UUID, body: CategoryUpdate, _: AdminUser, session: DbSession
+) -> CategoryOut:
+    category = await service.update_category(session, category_id, body.changes())
+    return _category_out((category, await service.count_published(session, category.id)))
+
+
+@admin_router.delete(
+    "/categories/{category_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404),
+    summary="Delete a category (its movies stay, uncategorised)",
+)
+async def delete_category(category_id: uuid.UUID, _: AdminUser, session: DbSession) -> Response:
+    await service.delete_category(session, category_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

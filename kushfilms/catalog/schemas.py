@@ -1,0 +1,74 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StrictInt
+
+from kushfilms.kit.schema import PatchModel, RequestModel, ResponseModel
+from kushfilms.models import AccessLevel
+
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+Description = Annotated[str, Field(max_length=5000)]
+Slug = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+ReleaseYear = Annotated[StrictInt, Field(ge=1878, le=2100)]
+CategoryName = Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class CategoryRef(ResponseModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+
+
+class CategoryOut(CategoryRef):
+    description: str
+    movie_count: int = Field(description="Published movies in this category")
+
+
+class MovieOut(ResponseModel):
+    id: uuid.UUID
+    title: str
+    slug: str
+    description: str
+    thumbnail_url: str | None
+    duration: int = Field(description="Length in seconds; 0 until the video is processed")
+    release_year: int | None
+    access_level: AccessLevel
+    category: CategoryRef | None
+    published: bool
+    published_at: datetime | None
+    view_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class MovieCreate(RequestModel):
+    title: Title
+    description: Description = ""
+    category_id: uuid.UUID | None = None
+    access_level: AccessLevel = AccessLevel.FREE
+    release_year: ReleaseYear | None = None
+    slug: Slug | None = Field(default=None, description="Generated from the title when omitted")
+
+
+class MovieUpdate(PatchModel):
+    nullable = frozenset({"category_id", "release_year"})
+
+    title: Title | None = None
+    description: Description | None = None
+    category_id: uuid.UUID | None = None
+    access_level: AccessLevel | None = None
+    release_year: ReleaseYear | None = None
+    slug: Slug | None = None
+
+
+class CategoryCreate(RequestModel):
+    name: CategoryName
+    description: Description = ""
+    slug: Slug | None = Field(default=None, description="Generated from the name when omitted")
+
+
+class CategoryUpdate(PatchModel):
+    name: CategoryName | None = None
+    description: Description | None = None
+    slug: Slug | None = None

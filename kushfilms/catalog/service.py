@@ -1,0 +1,334 @@
+"""The catalogue: movies and categories, listing, search and publishing."""
+
+import enum
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from kushfilms.catalog import search
+from kushfilms.db import after_commit
+from kushfilms.errors import Conflict, NotFound, Unprocessable
+from kushfilms.kit.cache import Generation
+from kushfilms.kit.clock import utcnow
+from kushfilms.kit.pagination import PageRequest, Paged, count
+from kushfilms.kit.slug import insert_with_unique_slug, make_slug
+from kushfilms.kit.text import words
+from kushfilms.models import AccessLevel, Category, Movie
+
+
+# Moves on when this process commits a change to the catalogue, which drops
+# cached public responses built from the old one.
+CATALOG_GENERATION = Generation()
+
+
+def _catalog_changed(session: AsyncSession) -> None:
+    after_commit(session, CATALOG_GENERATION.advance)
+
+
+class MovieNotFound(NotFound):
+    code = "movie_not_found"
+    message = "No such movie."
+
+
+class CategoryNotFound(NotFound):
+    code = "category_not_found"
+    message = "No such category."
+
+
+class UnknownCategory(Unprocessable):
+    code = "unknown_category"
+    message = "category_id: no such category."
+
+
+class CategoryNameTaken(Conflict):
+    code = "category_name_taken"
+    message = "A category with this name already exists."
+
+
+class SlugTaken(Conflict):
+    code = "slug_taken"
+    message = "Another item already uses this slug."
+
+
+class Sort(enum.StrEnum):
+    RELEVANCE = "relevance"
+    NEWEST = "newest"
+    TITLE = "title"
+    POPULAR = "popular"
+
+
+@dataclass(frozen=True, slots=True)
+class MovieFilter:
+    search: str | None = None
+    category: str | None = None  # slug or id
+    access_level: AccessLevel | None = None
+    sort: Sort | None = None  # relevance when searching, else newest
+    include_unpublished: bool = False
+
+
+async def list_movies(
+    session: AsyncSession, query: MovieFilter, page: PageRequest
+) -> Paged[Movie]:
+    query_words = words(query.search or "")
+    paged = await _list_movies(session, query, query_words, page)
+    if paged.total or not query_words:
+        return paged
+    corrected = search.correct_words(query_words, await search.title_vocabulary(session))
+    if corrected == query_words:
+        return paged
+    return await _list_movies(session, query, corrected, page)
+
+
+async def _list_movies(
+    session: AsyncSession, query: MovieFilter, query_words: list[str], page: PageRequest
+) -> Paged[Movie]:
+    statement = select(Movie)
+    if not query.include_unpublished:
+        statement = statement.where(Movie.published.is_(True))
+    if query.access_level is not None:
+        statement = statement.where(Movie.access_level == query.access_level)
+    if query.category:
+        statement = statement.where(Movie.category_id == _category_id(query.category))
+    rank = None
+    if query_words:
+        hits = search.matches(session.get_bind().dialect.name, query_words)
+        statement = statement.join(hits, hits.c.movie_id == Movie.id)
+        rank = hits.c.rank
+    total = await count(session, statement)
+    ordering = _ordering(query.sort, rank, published_only=not query.include_unpublished)
+    # Page through ids alone (the index covers them), then load just those rows.
+    page_ids = list(
+        await session.scalars(
+            statement.with_only_columns(Movie.id)
+            .order_by(*ordering)
+            .limit(page.page_size)
+            .offset(page.offset)
+        )
+    )
+    return Paged(items=await _movies_in_order(session, page_ids), total=total, request=page)
+
+
+async def _movies_in_order(session: AsyncSession, ids: list[uuid.UUID]) -> list[Movie]:
+    if not ids:
+        return []
+    rows = await session.scalars(
+        select(Movie).where(Movie.id.in_(ids)).options(joinedload(Movie.category))
+    )
+    by_id = {movie.id: movie for movie in rows}
+    return [by_id[movie_id] for movie_id in ids if movie_id in by_id]
+
+
+def _category_id(slug_or_id: str) -> Any:
+    condition = Category.slug == slug_or_id
+    parsed = _as_uuid(slug_or_id)
+    if parsed is not None:
+        condition = or_(condition, Category.id == parsed)
+    return select(Category.id).where(condition).scalar_subquery()
+
+
+def _ordering(
+    sort: Sort | None, rank: ColumnElement[float] | None, *, published_only: bool
+) -> list[Any]:
+    # Published movies always have published_at, and the index on
+    # (published, published_at, id) serves this order; unpublished ones are
+    # newest by creation.
+    newest = [Movie.published_at.desc()] if published_only else [Movie.created_at.desc()]
+    if sort is None:
+        sort = Sort.RELEVANCE if rank is not None else Sort.NEWEST
+    if sort is Sort.RELEVANCE and rank is not None:
+        order = [rank.asc(), *newest]
+    elif sort is Sort.TITLE:
+        order = [func.lower(Movie.title).asc()]
+    elif sort is Sort.POPULAR:
+        order = [Movie.view_count.desc(), *newest]
+    else:
+        order = newest
+    return [*order, Movie.id.desc()]
+
+
+async def get_movie(
+    session: AsyncSession, id_or_slug: str | uuid.UUID, *, include_unpublished: bool = False
+) -> Movie:
+    statement = select(Movie).options(joinedload(Movie.category))
+    parsed = id_or_slug if isinstance(id_or_slug, uuid.UUID) else _as_uuid(id_or_slug)
+    if parsed is not None:
+        statement = statement.where(Movie.id == parsed)
+    else:
+        statement = statement.where(Movie.slug == id_or_slug)
+    if not include_unpublished:
+        statement = statement.where(Movie.published.is_(True))
+    movie = await session.scalar(statement)
+    if movie is None:
+        raise MovieNotFound()
+    return movie
+
+
+async def create_movie(session: AsyncSession, fields: Mapping[str, Any]) -> Movie:
+    _catalog_changed(session)
+    await _check_category(session, fields.get("category_id"))
+    values = dict(fields)
+    slug = values.pop("slug", None)
+    movie = Movie(**values)
+    if slug:
+        await _claim_slug(session, Movie, slug)
+        movie.slug = slug
+        session.add(movie)
+    else:
+        await insert_with_unique_slug(
+            session, movie, Movie.slug, make_slug(movie.title, fallback="movie")
+        )
+    await session.flush()
+    return await get_movie(session, movie.id, include_unpublished=True)
+
+
+async def update_movie(
+    session: AsyncSession, movie_id: uuid.UUID, changes: Mapping[str, Any]
+) -> Movie:
+    _catalog_changed(session)
+    movie = await get_movie(session, movie_id, include_unpublished=True)
+    if "category_id" in changes:
+        await _check_category(session, changes["category_id"])
+    if changes.get("slug") and changes["slug"] != movie.slug:
+        await _claim_slug(session, Movie, changes["slug"])
+    for field, value in changes.items():
+        setattr(movie, field, value)
+    await session.flush()
+    session.expire(movie, ["category"])
+    return await get_movie(session, movie_id, include_unpublished=True)
+
+
+async def delete_movie(session: AsyncSession, movie_id: uuid.UUID) -> None:
+    _catalog_changed(session)
+    movie = await get_movie(session, movie_id, include_unpublished=True)
+    await session.delete(movie)
+    await session.flush()
+
+
+async def set_published(session: AsyncSession, movie_id: uuid.UUID, published: bool) -> Movie:
+    _catalog_changed(session)
+    movie = await get_movie(session, movie_id, include_unpublished=True)
+    movie.published = published
+    if published and movie.published_at is None:
+        movie.published_at = utcnow()
+    await session.flush()
+    return movie
+
+
+async def record_view(session: AsyncSession, movie_id: uuid.UUID) -> None:
+    """Count one view towards the movie's popularity."""
+    await session.execute(
+        update(Movie)
+        .where(Movie.id == movie_id)
+        # A view is not an edit: updated_at stays.
+        .values(view_count=Movie.view_count + 1, updated_at=Movie.updated_at)
+    )
+
+
+async def list_categories(
+    session: AsyncSession, page: PageRequest
+) -> Paged[tuple[Category, int]]:
+    """Categories by name, each with its number of published movies."""
+    movie_count = func.count(Movie.id)
+    statement: Select[tuple[Category, int]] = (
+        select(Category, movie_count)
+        .outerjoin(Movie, (Movie.category_id == Category.id) & Movie.published.is_(True))
+        .group_by(Category.id)
+        .order_by(func.lower(Category.name), Category.id)
+    )
+    total = await count(session, select(Category))
+    rows = await session.execute(statement.limit(page.page_size).offset(page.offset))
+    return Paged(items=[(row[0], row[1]) for row in rows], total=total, request=page)
+
+
+async def count_movies(session: AsyncSession) -> int:
+    return await count(session, select(Movie.id))
+
+
+async def category_ids_by_name(session: AsyncSession) -> dict[str, uuid.UUID]:
+    rows = await session.execute(select(Category.name, Category.id))
+    return {name: category_id for name, category_id in rows}
+
+
+async def count_published(session: AsyncSession, category_id: uuid.UUID) -> int:
+    return await count(
+        session,
+        select(Movie.id).where(Movie.category_id == category_id, Movie.published.is_(True)),
+    )
+
+
+async def get_category(session: AsyncSession, category_id: uuid.UUID) -> Category:
+    category = await session.get(Category, category_id)
+    if category is None:
+        raise CategoryNotFound()
+    return category
+
+
+async def create_category(
+    session: AsyncSession, *, name: str, description: str = "", slug: str | None = None
+) -> Category:
+    _catalog_changed(session)
+    await _check_category_name(session, name)
+    category = Category(name=name, description=description)
+    if slug:
+        await _claim_slug(session, Category, slug)
+        category.slug = slug
+        session.add(category)
+    else:
+        await insert_with_unique_slug(
+            session, category, Category.slug, make_slug(name, fallback="category")
+        )
+    await session.flush()
+    return category
+
+
+async def update_category(
+    session: AsyncSession, category_id: uuid.UUID, changes: Mapping[str, Any]
+) -> Category:
+    _catalog_changed(session)
+    category = await get_category(session, category_id)
+    if "name" in changes and changes["name"].lower() != category.name.lower():
+        await _check_category_name(session, changes["name"])
+    if changes.get("slug") and changes["slug"] != category.slug:
+        await _claim_slug(session, Category, changes["slug"])
+    for field, value in changes.items():
+        setattr(category, field, value)
+    await session.flush()
+    return category
+
+
+async def delete_category(session: AsyncSession, category_id: uuid.UUID) -> None:
+    _catalog_changed(session)
+    """Delete a category; its movies stay, without a category."""
+    category = await get_category(session, category_id)
+    await session.delete(category)
+    await session.flush()
+
+
+async def _check_category(session: AsyncSession, category_id: uuid.UUID | None) -> None:
+    if category_id is not None and await session.get(Category, category_id) is None:
+        raise UnknownCategory(field="category_id")
+
+
+async def _check_category_name(session: AsyncSession, name: str) -> None:
+    clash = await session.scalar(
+        select(Category.id).where(func.lower(Category.name) == name.lower())
+    )
+    if clash is not None:
+        raise CategoryNameTaken(field="name")
+
+
+async def _claim_slug(session: AsyncSession, model: type[Movie] | type[Category], slug: str) -> None:
+    if await session.scalar(select(model.id).where(model.slug == slug)) is not None:
+        raise SlugTaken(field="slug")
+
+
+def _as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

@@ -1,0 +1,146 @@
+"""Settings: the only reader of the environment.
+
+Every setting is an environment variable with the prefix ``KF_`` (also read from
+a ``.env`` file in the working directory). The README lists them all.
+"""
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from limits import RateLimitItem, parse
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "dev", "development"}
+_MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KF_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    database_read_url: str = ""
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    redis_url: str = ""
+    secret_key: SecretStr = SecretStr("")
+
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+
+    rate_limit_api: str = "100/minute"
+    rate_limit_login: str = "5/minute"
+    rate_limit_register: str = "20/hour"
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    cache_seconds: float = Field(default=10.0, ge=0, le=3600)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    forwarded_allow_ips: str = "127.0.0.1"
+    cors_origins: Annotated[list[str], NoDecode] = []
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("rate_limit_api", "rate_limit_login", "rate_limit_register")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError as error:
+            raise ValueError(f"not a rate limit like '100/minute': {value!r}") from error
+        return value
+
+    @field_validator("database_url", "database_read_url")
+    @classmethod
+    def _use_async_drivers(cls, value: str) -> str:
+        return async_database_url(value) if value else value
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> "Settings":
+        data_dir = self.data_dir.expanduser().resolve()
+        object.__setattr__(self, "data_dir", data_dir)
+        if not self.database_url:
+            object.__setattr__(
+                self, "database_url", f"sqlite+aiosqlite:///{data_dir / 'kushfilms.db'}"
+            )
+        if not self.secret_key.get_secret_value():
+            if self.env == "production":
+                raise ValueError("KF_SECRET_KEY must be set when KF_ENV=production")
+            object.__setattr__(self, "secret_key", SecretStr(_stored_secret_key(data_dir)))
+        elif self.env == "production":
+            _refuse_weak_secret(self.secret_key.get_secret_value())
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def read_database_url(self) -> str:
+        return self.database_read_url or self.database_url
+
+    @cached_property
+    def api_limit(self) -> RateLimitItem:
+        return parse(self.rate_limit_api)
+
+    @cached_property
+    def login_limit(self) -> RateLimitItem:
+        return parse(self.rate_limit_login)
+
+    @cached_property
+    def register_limit(self) -> RateLimitItem:
+        return parse(self.rate_limit_register)
+
+
+def async_database_url(url: str) -> str:
+    """Accept the URLs operators usually have and pick the async driver for them."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url.removeprefix(plain)
+    return url
+
+
+def _refuse_weak_secret(value: str) -> None:
+    if value.lower() in _PLACEHOLDER_SECRETS or len(value) < _MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"KF_SECRET_KEY is too weak for production: use at least {_MIN_SECRET_LENGTH}"
+            " random characters (python -c 'import secrets; print(secrets.token_urlsafe())')"
+        )
+
+
+def _stored_secret_key(data_dir: Path) -> str:
+    """Generate a key once and keep it, so tokens survive restarts."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Written aside, then linked into place: when two workers start together,
+    # one link wins and both read the same complete key.
+    draft = data_dir / f".secret_key.{os.getpid()}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_urlsafe(48))
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()

@@ -1,0 +1,196 @@
+"""Errors are values with a status, rendered as ``{"error": {"code", "message"}}``."""
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class KushError(Exception):
+    """An expected failure: a status, a stable code and a message for people."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    message: ClassVar[str] = "The request could not be processed."
+    # A security event (say, refresh-token reuse) is recorded even though the
+    # request fails; such errors commit the transaction instead of rolling back.
+    commits: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.detail = message or type(self).message
+        self.headers = dict(headers or {})
+        self.extra = extra
+        super().__init__(self.detail)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.detail, **self.extra}}
+
+
+class BadRequest(KushError):
+    pass
+
+
+class Unauthorized(KushError):
+    status = 401
+    code = "unauthorized"
+    message = "Sign in to continue."
+
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"}, **extra)
+
+
+class Forbidden(KushError):
+    status = 403
+    code = "forbidden"
+    message = "You are not allowed to do that."
+
+
+class NotFound(KushError):
+    status = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class Conflict(KushError):
+    status = 409
+    code = "conflict"
+    message = "That conflicts with the current state."
+
+
+class Unprocessable(KushError):
+    status = 422
+    code = "validation_error"
+    message = "The request is not valid."
+
+
+class RateLimited(KushError):
+    status = 429
+    code = "rate_limited"
+    message = "Too many requests."
+
+    def __init__(self, message: str | None = None, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Missing, invalid or expired credentials",
+    403: "Not allowed for this account",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    413: "Request body too large",
+    415: "Unsupported content type",
+    422: "Validation failed",
+    429: "Rate limit exceeded",
+    500: "Unexpected server error",
+    503: "Service unavailable",
+}
+COMMON_ERRORS = (400, 413, 415, 422, 429, 500)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given error statuses."""
+    return {
+        status: {"model": ErrorResponse, "description": _DESCRIPTIONS[status]}
+        for status in statuses
+    }
+
+
+def error_json(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, **extra}}, status_code=status
+    )
+
+
+def _field_name(location: Iterable[Any]) -> str:
+    parts = [str(part) for part in location if part not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def validation_error_response(exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    if any(error["type"] == "json_invalid" for error in errors):
+        detail = errors[0].get("ctx", {}).get("error", "invalid JSON")
+        return error_json(400, "malformed_json", f"The request body is not valid JSON: {detail}.")
+    if any(tuple(error["loc"]) == ("body",) and isinstance(error.get("input"), bytes)
+           for error in errors):
+        return error_json(
+            415, "unsupported_media_type", "Send the request body as application/json."
+        )
+    details = [
+        {"field": _field_name(error["loc"]), "message": _describe(error)} for error in errors
+    ]
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
+    return error_json(422, "validation_error", summary, details=details)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    if error["type"] == "missing":
+        return "is required"
+    message = str(error["msg"])
+    # Pydantic prefixes custom validator messages; people do not need it.
+    return message.removeprefix("Value error, ")
+
+
+_HTTP_CODES = {
+    404: ("not_found", "No such endpoint."),
+    405: ("method_not_allowed", "This endpoint does not accept that method."),
+    413: ("payload_too_large", "The request body is too large."),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_kush_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, KushError)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return validation_error_response(exc)
+
+    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
+        return JSONResponse(
+            {"error": {"code": code, "message": message}},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "unhandled error on %s %s", request.method, request.url.path, exc_info=exc
+        )
+        return error_json(500, "internal_error", "Something went wrong on our side.")
+
+    app.add_exception_handler(KushError, on_kush_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+

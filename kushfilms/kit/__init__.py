@@ -1,0 +1,1 @@
+"""Small shared tools: clock, pagination, slugs, signing, text."""

@@ -1,0 +1,210 @@
+"""A short-lived cache of public GET responses, in front of the application.
+
+Anonymous catalogue reads are the same for every viewer, so one answer serves
+them all for a while, as a CDN would:
+
+- An entry is fresh for ``seconds``; after that it is served stale for as long
+  again while a background request refreshes it (stale-while-revalidate), so
+  no viewer waits for the database because an entry aged. Only a couple of
+  refreshes run at once, so an aging cache never floods the database.
+- An entry is dropped at once when this process changes the data it came from
+  (its :class:`Generation` moves on). Changes made by other processes show
+  once the entry ages out.
+- Concurrent misses for one URL make one request to the application.
+- Requests that carry credentials, and every method but GET, pass straight by.
+"""
+
+import asyncio
+import hashlib
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+
+class Generation:
+    """A counter that moves on whenever the data behind cached responses changes."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def advance(self) -> None:
+        self.value += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    generation: int
+    fresh_until: float
+    stale_until: float
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    etag: bytes
+
+
+@dataclass
+class ResponseCache:
+    seconds: float
+    generation: Generation
+    max_entries: int = 4096
+    max_body_bytes: int = 512 * 1024
+    # Background refreshes at once; more would compete with viewers for the
+    # database. A stale entry not refreshed now is refreshed by a later hit.
+    max_refreshes: int = 2
+    entries: OrderedDict[bytes, Entry] = field(default_factory=OrderedDict)
+
+    def get(self, key: bytes, now: float) -> Entry | None:
+        """A servable entry (fresh or stale), or None."""
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        if entry.stale_until <= now or entry.generation != self.generation.value:
+            del self.entries[key]
+            return None
+        self.entries.move_to_end(key)
+        return entry
+
+    def put(self, key: bytes, entry: Entry) -> None:
+        if len(entry.body) > self.max_body_bytes or entry.generation != self.generation.value:
+            return
+        self.entries[key] = entry
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.max_entries:
+            self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+# Headers that belong to one response, not to the cached document.
+_PER_RESPONSE = {b"content-length", b"date", b"set-cookie", b"etag", b"cache-control"}
+
+
+class PublicCacheMiddleware:
+    """Serve anonymous GETs of the given path patterns from a :class:`ResponseCache`."""
+
+    def __init__(self, app: ASGIApp, *, cache: ResponseCache, paths: Iterable[str]) -> None:
+        self.app = app
+        self.cache = cache
+        self.pattern = re.compile("|".join(f"(?:{path})" for path in paths))
+        self.clock: Callable[[], float] = time.monotonic
+        self.inflight: dict[bytes, asyncio.Future[Entry | None]] = {}
+        self.refreshing: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._cacheable(scope):
+            await self.app(scope, receive, send)
+            return
+        key = scope["path"].encode() + b"?" + scope["query_string"]
+        now = self.clock()
+        entry = self.cache.get(key, now)
+        if entry is None and key in self.inflight:
+            entry = await asyncio.shield(self.inflight[key])
+        if entry is None:
+            await self._fill(key, dict(scope), receive, send)
+            return
+        if (
+            entry.fresh_until <= now
+            and key not in self.inflight
+            and len(self.refreshing) < self.cache.max_refreshes
+        ):
+            self._refresh_later(key, dict(scope))
+        await self._send(entry, _if_none_match(scope), send)
+
+    def _cacheable(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or scope["method"] != "GET" or self.cache.seconds <= 0:
+            return False
+        if not self.pattern.fullmatch(scope["path"]):
+            return False
+        return all(name != b"authorization" for name, _ in scope["headers"])
+
+    async def _fill(self, key: bytes, scope: Scope, receive: Receive, send: Send) -> Entry | None:
+        """Ask the application, answer the client, and keep a 200 answer."""
+        waiting: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
+        self.inflight[key] = waiting
+        generation = self.cache.generation.value
+        held: Message | None = None
+        chunks: list[bytes] = []
+        entry = None
+
+        async def capture(message: Message) -> None:
+            nonlocal held, entry
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                held = message  # sent once the whole body is known, with its ETag
+                return
+            if held is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            entry = self._entry(generation, held, b"".join(chunks))
+            self.cache.put(key, entry)
+            await self._send(entry, _if_none_match(scope), send)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            if self.inflight.get(key) is waiting:
+                del self.inflight[key]
+            waiting.set_result(entry)
+        return entry
+
+    def _refresh_later(self, key: bytes, scope: Scope) -> None:
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def discard(_: Message) -> None:
+            return None
+
+        async def refresh() -> None:
+            try:
+                await self._fill(key, scope, receive, discard)
+            except Exception:
+                log.exception("refreshing the cached %s failed", key.decode(errors="replace"))
+
+        task = asyncio.get_running_loop().create_task(refresh())
+        self.refreshing.add(task)
+        task.add_done_callback(self.refreshing.discard)
+
+    def _entry(self, generation: int, start: Message, body: bytes) -> Entry:
+        now = self.clock()
+        return Entry(
+            generation=generation,
+            fresh_until=now + self.cache.seconds,
+            stale_until=now + 2 * self.cache.seconds,
+            headers=[
+                (name, value)
+                for name, value in start.get("headers", [])
+                if name.lower() not in _PER_RESPONSE
+            ],
+            body=body,
+            etag=b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"',
+        )
+
+    async def _send(self, entry: Entry, if_none_match: bytes | None, send: Send) -> None:
+        headers = [
+            *entry.headers,
+            (b"etag", entry.etag),
+            (b"cache-control", f"public, max-age={int(self.cache.seconds)}".encode()),
+        ]
+        if if_none_match == entry.etag:
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers.append((b"content-length", str(len(entry.body)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": entry.body})
+
+
+def _if_none_match(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"if-none-match":
+            return bytes(value)
+    return None

@@ -1,0 +1,44 @@
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kushfilms.models.base import Base, IdMixin, TimestampMixin
+from kushfilms.models.category import Category
+
+
+class AccessLevel(enum.StrEnum):
+    FREE = "FREE"
+    BASIC = "BASIC"
+    PREMIUM = "PREMIUM"
+
+
+class Movie(IdMixin, TimestampMixin, Base):
+    __tablename__ = "movies"
+    __table_args__ = (
+        Index("ix_movies_published_published_at", "published", "published_at", "id"),
+        Index("ix_movies_published_view_count", "published", "view_count"),
+    )
+
+    title: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(220), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    thumbnail_url: Mapped[str | None] = mapped_column(String(1024), default=None)
+    duration: Mapped[int] = mapped_column(default=0)  # seconds
+    release_year: Mapped[int | None] = mapped_column(default=None)
+    published: Mapped[bool] = mapped_column(default=False)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    access_level: Mapped[AccessLevel] = mapped_column(
+        Enum(
+            AccessLevel, native_enum=False, length=16, create_constraint=True, name="access_level"
+        ),
+        default=AccessLevel.FREE,
+    )
+    category_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), index=True, default=None
+    )
+    view_count: Mapped[int] = mapped_column(default=0)
+
+    category: Mapped[Category | None] = relationship(lazy="raise")

@@ -1,0 +1,24 @@
+import enum
+
+from sqlalchemy import Enum, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kushfilms.models.base import Base, IdMixin, TimestampMixin
+
+
+class Role(enum.StrEnum):
+    USER = "USER"
+    ADMIN = "ADMIN"
+
+
+class User(IdMixin, TimestampMixin, Base):
+    __tablename__ = "users"
+
+    # Stored normalised (lower case), which makes uniqueness case-insensitive.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=16, create_constraint=True, name="role"),
+        default=Role.USER,
+    )

@@ -1,0 +1,242 @@
+"""The test harness: real databases, one app per backend, a clean state per test.
+
+Every test that uses ``client`` runs on the embedded backend (SQLite, limits in
+memory) and, when KF_TEST_POSTGRES_URL and KF_TEST_REDIS_URL are set, again on
+PostgreSQL with Redis. Each test worker has its own database, made by running
+the migrations and dropped at the end.
+"""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kushfilms.accounts import service
+from kushfilms.app import create_app
+from kushfilms.cli import migrate_database
+from kushfilms.config import Settings, async_database_url
+from kushfilms.db import Database, transaction
+from kushfilms.models import Base
+
+POSTGRES_URL = os.environ.get("KF_TEST_POSTGRES_URL", "")
+REDIS_URL = os.environ.get("KF_TEST_REDIS_URL", "")
+BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+PASSWORD = "correct-horse-battery-staple"
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests of one backend stay on one worker, so each worker builds few apps.
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec else None
+        if backend:
+            item.add_marker(pytest.mark.xdist_group(backend))
+
+
+@pytest.fixture(scope="session")
+def worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def _create_postgres_database(name: str) -> str:
+    admin_url = make_url(async_database_url(POSTGRES_URL))
+    connection = await asyncpg.connect(
+        user=admin_url.username,
+        password=admin_url.password,
+        host=admin_url.host,
+        port=admin_url.port,
+        database=admin_url.database,
+    )
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return admin_url.set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_postgres_database(name: str) -> None:
+    admin_url = make_url(async_database_url(POSTGRES_URL))
+    connection = await asyncpg.connect(
+        user=admin_url.username,
+        password=admin_url.password,
+        host=admin_url.host,
+        port=admin_url.port,
+        database=admin_url.database,
+    )
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def redis_url_for(worker: str) -> str:
+    """A Redis database of the worker's own (1-15), so workers never share keys."""
+    index = 1 + int("".join(c for c in worker if c.isdigit()) or "0") % 15
+    return urlunsplit(urlsplit(REDIS_URL)._replace(path=f"/{index}"))
+
+
+@dataclass
+class Backend:
+    name: str
+    settings: Settings
+    app: FastAPI
+
+
+@pytest.fixture(scope="session")
+async def env(
+    backend: str, worker: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Backend]:
+    data_dir = tmp_path_factory.mktemp(f"data-{backend}")
+    database_name = f"kf_test_{worker}"
+    overrides: dict[str, Any] = {}
+    if backend == "postgres":
+        overrides["database_url"] = await _create_postgres_database(database_name)
+        if REDIS_URL:
+            overrides["redis_url"] = redis_url_for(worker)
+    settings = make_settings(data_dir, **overrides)
+    await asyncio.to_thread(migrate_database, settings)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield Backend(backend, settings, app)
+    if backend == "postgres":
+        await _drop_postgres_database(database_name)
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "development",
+        "data_dir": data_dir,
+        "secret_key": TEST_SECRET,
+        "rate_limit_api": "100000/minute",
+        "cache_seconds": 10,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+async def _clean(app: FastAPI) -> None:
+    db: Database = app.state.db
+    async with transaction(db.writer) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            await session.execute(text(f"TRUNCATE {names} CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                await session.execute(table.delete())
+    await app.state.limiter.reset()
+    app.state.cache.clear()
+
+
+@pytest.fixture
+async def client(env: Backend) -> AsyncIterator[httpx.AsyncClient]:
+    await _clean(env.app)
+    async with _client_for(env.app) as http:
+        yield http
+
+
+def _client_for(app: FastAPI, ip: str = "203.0.113.10") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(ip, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+async def client_from(env: Backend, client: httpx.AsyncClient) -> AsyncIterator[Any]:
+    """Clients of the same app calling from other addresses: ``client_from(ip)``."""
+    opened: list[httpx.AsyncClient] = []
+
+    def make(ip: str) -> httpx.AsyncClient:
+        http = _client_for(env.app, ip)
+        opened.append(http)
+        return http
+
+    yield make
+    for http in opened:
+        await http.aclose()
+
+
+@pytest.fixture
+async def db_session(env: Backend) -> AsyncIterator[AsyncSession]:
+    """A transaction on the app's database, committed at the end, for arranging data."""
+    async with transaction(env.app.state.db.writer) as session:
+        yield session
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def register(
+    client: httpx.AsyncClient, *, email: str | None = None, name: str = "Viewer"
+) -> dict[str, Any]:
+    email = email or f"viewer-{uuid.uuid4().hex[:8]}@example.com"
+    response = await client.post(
+        "/api/auth/register", json={"email": email, "password": PASSWORD, "name": name}
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.fixture
+async def viewer(client: httpx.AsyncClient) -> dict[str, Any]:
+    """A signed-in viewer: the register response, plus ``headers``."""
+    body = await register(client)
+    return {**body, "headers": bearer(body["access_token"])}
+
+
+@pytest.fixture
+async def admin(client: httpx.AsyncClient, env: Backend) -> dict[str, Any]:
+    """A signed-in administrator, made with the same service the CLI uses."""
+    email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
+    async with transaction(env.app.state.db.writer) as session:
+        await service.ensure_admin(session, email=email, password=PASSWORD, name="Admin")
+    response = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return {**body, "headers": bearer(body["access_token"])}
+
+
+@pytest.fixture
+async def client_of_app(env: Backend, client: httpx.AsyncClient) -> AsyncIterator[Any]:
+    """``client_of_app(**settings)``: a client of another app on the same database."""
+    apps: list[FastAPI] = []
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(**overrides: Any) -> httpx.AsyncClient:
+        values = {
+            "database_url": env.settings.database_url,
+            "redis_url": env.settings.redis_url,
+            **overrides,
+        }
+        app = create_app(make_settings(env.settings.data_dir, **values))
+        apps.append(app)
+        http = _client_for(app)
+        clients.append(http)
+        return http
+
+    yield make
+    for http in clients:
+        await http.aclose()
+    for app in apps:
+        await app.state.limiter.reset()
+        await app.state.limiter.close()
+        await app.state.db.dispose()
