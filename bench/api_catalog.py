@@ -39,16 +39,73 @@ from kushfilms.models import AccessLevel, Category, Movie
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-ADJECTIVES = (
-    "silent crimson hidden broken golden last lost frozen burning electric quiet wild "
-    "distant hollow iron paper velvet midnight northern secret bitter savage gentle "
-    "endless final glass lonely restless scarlet shattered stolen sudden sunken"
-).split()
-NOUNS = (
-    "river empire garden machine harbor kingdom letter mirror mountain ocean orchard "
-    "planet prophet road shadow signal station stranger summer tide tower valley voyage "
-    "winter witness city dragon forest island lantern"
-).split()
+ADJECTIVES = [
+    "silent",
+    "crimson",
+    "hidden",
+    "broken",
+    "golden",
+    "last",
+    "lost",
+    "frozen",
+    "burning",
+    "electric",
+    "quiet",
+    "wild",
+    "distant",
+    "hollow",
+    "iron",
+    "paper",
+    "velvet",
+    "midnight",
+    "northern",
+    "secret",
+    "bitter",
+    "savage",
+    "gentle",
+    "endless",
+    "final",
+    "glass",
+    "lonely",
+    "restless",
+    "scarlet",
+    "shattered",
+    "stolen",
+    "sudden",
+    "sunken",
+]
+NOUNS = [
+    "river",
+    "empire",
+    "garden",
+    "machine",
+    "harbor",
+    "kingdom",
+    "letter",
+    "mirror",
+    "mountain",
+    "ocean",
+    "orchard",
+    "planet",
+    "prophet",
+    "road",
+    "shadow",
+    "signal",
+    "station",
+    "stranger",
+    "summer",
+    "tide",
+    "tower",
+    "valley",
+    "voyage",
+    "winter",
+    "witness",
+    "city",
+    "dragon",
+    "forest",
+    "island",
+    "lantern",
+]
 PLOTS = (
     "A retired detective is drawn back for one last case.",
     "Two strangers share a train across a country at war.",
@@ -161,7 +218,7 @@ def wrk_script(paths: list[str], directory: Path) -> Path:
         "end\n"
         "done = function(summary, latency, requests)\n"
         "  local e = summary.errors\n"
-        "  io.write(string.format('RESULT {\"requests\": %d, \"duration_us\": %d, "
+        '  io.write(string.format(\'RESULT {"requests": %d, "duration_us": %d, '
         '"errors": %d, "p50": %f, "p95": %f, "p99": %f}\\n\', '
         "summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout + e.status, "
         "latency:percentile(50), latency:percentile(95), latency:percentile(99)))\n"
@@ -193,7 +250,17 @@ def drive(
         capture_output=True,
     )
     output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script), base],
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            base,
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -273,7 +340,10 @@ def main() -> None:
     rss = {}
     for cached in (True, False):
         port = free_port()
-        server_env = {**env, "KF_CACHE_SECONDS": env.get("KF_CACHE_SECONDS", "10") if cached else "0"}
+        server_env = {
+            **env,
+            "KF_CACHE_SECONDS": env.get("KF_CACHE_SECONDS", "10") if cached else "0",
+        }
         server = start([str(BIN / "kushfilms"), "serve", "--port", str(port)], server_env, port)
         label = "" if cached else " (uncached)"
         try:
@@ -291,16 +361,22 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
     bare_rps = results[0].requests_per_second
-    print(f"\n{args.movies} movies, {args.categories} categories, {args.connections} connections,"
-          f" {args.seconds} s per endpoint, database: {'custom' if args.database_url else 'SQLite'}")
-    print(f"{'endpoint':<20}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'vs bare':>9}{'errors':>8}")
+    print(
+        f"\n{args.movies} movies, {args.categories} categories, {args.connections} connections,"
+        f" {args.seconds} s per endpoint, database: {'custom' if args.database_url else 'SQLite'}"
+    )
+    header = ("req/s", "p50 ms", "p95 ms", "p99 ms", "vs bare")
+    print(f"{'endpoint':<20}{header[0]:>10}" + "".join(f"{h:>9}" for h in header[1:]) + "  errors")
     for r in results:
-        print(f"{r.name:<20}{r.requests_per_second:>10.0f}{r.p50_ms:>9.2f}{r.p95_ms:>9.2f}"
-              f"{r.p99_ms:>9.2f}{r.requests_per_second / bare_rps:>9.0%}{r.errors:>8}")
+        print(
+            f"{r.name:<20}{r.requests_per_second:>10.0f}{r.p50_ms:>9.2f}{r.p95_ms:>9.2f}"
+            f"{r.p99_ms:>9.2f}{r.requests_per_second / bare_rps:>9.0%}{r.errors:>8}"
+        )
     print(f"server peak RSS: {rss[True]:.0f} MiB (uncached run: {rss[False]:.0f} MiB)")
     if args.json:
-        args.json.write_text(json.dumps(
-            {"results": [r.__dict__ for r in results], "peak_rss_mib": rss}, indent=2))
+        args.json.write_text(
+            json.dumps({"results": [r.__dict__ for r in results], "peak_rss_mib": rss}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from kushfilms.logs import configure_logging
 from kushfilms.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from kushfilms.ratelimit import ApiRateLimitMiddleware, RateLimiter
 
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)

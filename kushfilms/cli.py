@@ -125,9 +125,7 @@ def create_admin(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def work(session: AsyncSession) -> bool:
-        _, created = await accounts.ensure_admin(
-            session, email=email, password=password, name=name
-        )
+        _, created = await accounts.ensure_admin(session, email=email, password=password, name=name)
         return created
 
     created = in_transaction(settings, work)

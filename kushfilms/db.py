@@ -18,13 +18,13 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 
 from kushfilms.config import Settings
 from kushfilms.errors import KushError
@@ -44,15 +44,25 @@ def after_commit(session: AsyncSession, callback: Callable[[], object]) -> None:
         callbacks.append(callback)
 
 
+_COMMITTED = "kf_committed"
+
+
+# after_commit also fires when a savepoint is released, so it only notes the
+# commit; the work runs when the outermost transaction ends having committed.
 @event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    for callback in session.info.pop(_AFTER_COMMIT, []):
-        callback()
+def _note_commit(session: Session) -> None:
+    session.info[_COMMITTED] = True
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_after_commit(session: Session) -> None:
-    session.info.pop(_AFTER_COMMIT, None)
+@event.listens_for(Session, "after_transaction_end")
+def _run_after_commit(session: Session, transaction: SessionTransaction) -> None:
+    committed = session.info.pop(_COMMITTED, False)
+    if transaction.nested or transaction.parent is not None:
+        return
+    callbacks = session.info.pop(_AFTER_COMMIT, [])
+    if committed:
+        for callback in callbacks:
+            callback()
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -63,9 +73,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(url, pool_size=size, max_overflow=size)
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

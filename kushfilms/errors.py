@@ -121,9 +121,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def error_json(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message, **extra}}, status_code=status
-    )
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
 def _field_name(location: Iterable[Any]) -> str:
@@ -136,8 +134,10 @@ def validation_error_response(exc: RequestValidationError) -> JSONResponse:
     if any(error["type"] == "json_invalid" for error in errors):
         detail = errors[0].get("ctx", {}).get("error", "invalid JSON")
         return error_json(400, "malformed_json", f"The request body is not valid JSON: {detail}.")
-    if any(tuple(error["loc"]) == ("body",) and isinstance(error.get("input"), bytes)
-           for error in errors):
+    if any(
+        tuple(error["loc"]) == ("body",) and isinstance(error.get("input"), bytes)
+        for error in errors
+    ):
         return error_json(
             415, "unsupported_media_type", "Send the request body as application/json."
         )
@@ -184,13 +184,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error(
-            "unhandled error on %s %s", request.method, request.url.path, exc_info=exc
-        )
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_json(500, "internal_error", "Something went wrong on our side.")
 
     app.add_exception_handler(KushError, on_kush_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
-

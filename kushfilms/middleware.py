@@ -46,7 +46,9 @@ class BodyLimitMiddleware:
         self.limits = sorted((limits or {}).items(), key=lambda item: -len(item[0]))
 
     def limit_for(self, path: str) -> int:
-        return next((size for prefix, size in self.limits if path.startswith(prefix)), self.max_bytes)
+        return next(
+            (size for prefix, size in self.limits if path.startswith(prefix)), self.max_bytes
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,7 +75,9 @@ class BodyLimitMiddleware:
 
 def _too_large(limit: int) -> ASGIApp:
     return error_json(
-        413, "payload_too_large", f"The request body is larger than the {limit // 1024} KiB allowed."
+        413,
+        "payload_too_large",
+        f"The request body is larger than the {limit // 1024} KiB allowed.",
     )
 
 

@@ -3,13 +3,16 @@
 import logging
 import math
 import time
+from typing import Any
 
 from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import (
     MovingWindowRateLimiter,
-    RateLimiter as Strategy,
     SlidingWindowCounterRateLimiter,
+)
+from limits.aio.strategies import (
+    RateLimiter as Strategy,
 )
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -61,8 +64,9 @@ class RateLimiter:
 
     async def close(self) -> None:
         if isinstance(self.storage, RedisStorage):
-            # limits has no public close; the redis-py pool it holds does.
-            await self.storage.bridge.storage.aclose()
+            # limits has no public close; the redis-py client it holds does.
+            client: Any = self.storage.bridge.storage  # type: ignore[attr-defined]
+            await client.aclose()
 
 
 def client_ip(request: Request) -> str:

@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-async def _create_postgres_database(name: str) -> str:
+async def create_postgres_database(name: str) -> str:
     admin_url = make_url(async_database_url(POSTGRES_URL))
     connection = await asyncpg.connect(
         user=admin_url.username,
@@ -73,7 +74,7 @@ async def _create_postgres_database(name: str) -> str:
     return admin_url.set(database=name).render_as_string(hide_password=False)
 
 
-async def _drop_postgres_database(name: str) -> None:
+async def drop_postgres_database(name: str) -> None:
     admin_url = make_url(async_database_url(POSTGRES_URL))
     connection = await asyncpg.connect(
         user=admin_url.username,
@@ -109,7 +110,7 @@ async def env(
     database_name = f"kf_test_{worker}"
     overrides: dict[str, Any] = {}
     if backend == "postgres":
-        overrides["database_url"] = await _create_postgres_database(database_name)
+        overrides["database_url"] = await create_postgres_database(database_name)
         if REDIS_URL:
             overrides["redis_url"] = redis_url_for(worker)
     settings = make_settings(data_dir, **overrides)
@@ -118,7 +119,7 @@ async def env(
     async with app.router.lifespan_context(app):
         yield Backend(backend, settings, app)
     if backend == "postgres":
-        await _drop_postgres_database(database_name)
+        await drop_postgres_database(database_name)
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -217,26 +218,23 @@ async def admin(client: httpx.AsyncClient, env: Backend) -> dict[str, Any]:
 
 @pytest.fixture
 async def client_of_app(env: Backend, client: httpx.AsyncClient) -> AsyncIterator[Any]:
-    """``client_of_app(**settings)``: a client of another app on the same database."""
-    apps: list[FastAPI] = []
-    clients: list[httpx.AsyncClient] = []
+    """``client_of_app(**settings)``: a client of another app on the same database.
 
-    async def make(**overrides: Any) -> httpx.AsyncClient:
-        values = {
-            "database_url": env.settings.database_url,
-            "redis_url": env.settings.redis_url,
-            **overrides,
-        }
-        app = create_app(make_settings(env.settings.data_dir, **values))
-        apps.append(app)
-        http = _client_for(app)
-        clients.append(http)
-        return http
+    ``client._transport.app.state.client_of(ip)`` gives one calling from elsewhere.
+    """
+    async with AsyncExitStack() as stack:
 
-    yield make
-    for http in clients:
-        await http.aclose()
-    for app in apps:
-        await app.state.limiter.reset()
-        await app.state.limiter.close()
-        await app.state.db.dispose()
+        async def make(ip: str = "203.0.113.10", **overrides: Any) -> httpx.AsyncClient:
+            values = {
+                "database_url": env.settings.database_url,
+                "redis_url": env.settings.redis_url,
+                **overrides,
+            }
+            app = create_app(make_settings(env.settings.data_dir, **values))
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            app.state.client_of = lambda other_ip: stack.enter_async_context(
+                _client_for(app, other_ip)
+            )
+            return await stack.enter_async_context(_client_for(app, ip))
+
+        yield make

@@ -5,7 +5,9 @@ from typing import Any
 import httpx
 import pytest
 
-from kushfilms.errors import Conflict, KushError
+from kushfilms.catalog import service
+from kushfilms.db import transaction
+from kushfilms.errors import Conflict
 from tests.conftest import PASSWORD, Backend
 
 
@@ -104,27 +106,25 @@ async def test_an_unexpected_failure_is_a_500_without_a_trace(
     assert "Traceback" not in response.text
 
 
+class Recorded(Conflict):
+    commits = True
+
+
+async def _create_category_then_fail(env: Backend, name: str, error: Exception) -> None:
+    async with transaction(env.app.state.db.writer) as session:
+        await service.create_category(session, name=name)
+        raise error
+
+
 async def test_a_failed_request_leaves_nothing_behind(env: Backend) -> None:
     """One transaction per request: writes before an error are undone, unless the
     error is a recorded security event."""
-    from kushfilms.catalog import service
-    from kushfilms.db import transaction
-
-    class Recorded(Conflict):
-        commits = True
-
-    with pytest.raises(KushError):
-        async with transaction(env.app.state.db.writer) as session:
-            await service.create_category(session, name="Undone")
-            raise Conflict()
+    with pytest.raises(Conflict):
+        await _create_category_then_fail(env, "Undone", Conflict())
     with pytest.raises(Recorded):
-        async with transaction(env.app.state.db.writer) as session:
-            await service.create_category(session, name="Kept")
-            raise Recorded()
+        await _create_category_then_fail(env, "Kept", Recorded())
     with pytest.raises(RuntimeError):
-        async with transaction(env.app.state.db.writer) as session:
-            await service.create_category(session, name="Crashed")
-            raise RuntimeError("boom")
+        await _create_category_then_fail(env, "Crashed", RuntimeError("boom"))
 
     async with env.app.state.db.reader() as session:
         names = await service.category_ids_by_name(session)

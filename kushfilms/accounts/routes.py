@@ -51,12 +51,12 @@ async def register(
 ) -> AuthResponse:
     settings = request.app.state.settings
     await _limiter(request).enforce(
-        settings.register_limit, "register", client_ip(request),
+        settings.register_limit,
+        "register",
+        client_ip(request),
         message="Too many accounts created from this address.",
     )
-    user = await service.register(
-        session, email=body.email, password=body.password, name=body.name
-    )
+    user = await service.register(session, email=body.email, password=body.password, name=body.name)
     return _auth_response(await service.start_session(session, user, tokens))
 
 
@@ -66,7 +66,10 @@ async def login(
 ) -> AuthResponse:
     settings = request.app.state.settings
     await _limiter(request).enforce(
-        settings.login_limit, "login", client_ip(request), body.email,
+        settings.login_limit,
+        "login",
+        client_ip(request),
+        body.email,
         message="Too many sign-in attempts.",
     )
     user = await service.authenticate(session, email=body.email, password=body.password)
@@ -110,9 +113,7 @@ async def list_users(
     return to_page(found, UserOut.model_validate)
 
 
-@admin_router.put(
-    "/{user_id}", responses=error_responses(404, 409), summary="Change a user's role"
-)
+@admin_router.put("/{user_id}", responses=error_responses(404, 409), summary="Change a user's role")
 async def change_role(
     user_id: uuid.UUID, body: RoleChange, _: AdminUser, session: DbSession
 ) -> UserOut:

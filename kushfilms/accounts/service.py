@@ -22,7 +22,7 @@ from kushfilms.accounts.tokens import (
 )
 from kushfilms.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from kushfilms.kit.clock import utcnow
-from kushfilms.kit.pagination import PageRequest, Paged, paginate_scalars
+from kushfilms.kit.pagination import Paged, PageRequest, paginate_scalars
 from kushfilms.kit.text import contains_pattern
 from kushfilms.models import RefreshToken, Role, User
 

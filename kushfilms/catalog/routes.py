@@ -56,7 +56,9 @@ async def list_movies(
         str | None,
         Query(max_length=200, description="Words from the title or description; prefixes match"),
     ] = None,
-    category: Annotated[str | None, Query(max_length=100, description="Category slug or id")] = None,
+    category: Annotated[
+        str | None, Query(max_length=100, description="Category slug or id")
+    ] = None,
     access_level: AccessLevel | None = None,
     sort: Annotated[
         Sort | None, Query(description="Default: relevance when searching, else newest")

@@ -15,11 +15,10 @@ from kushfilms.db import after_commit
 from kushfilms.errors import Conflict, NotFound, Unprocessable
 from kushfilms.kit.cache import Generation
 from kushfilms.kit.clock import utcnow
-from kushfilms.kit.pagination import PageRequest, Paged, count
+from kushfilms.kit.pagination import Paged, PageRequest, count
 from kushfilms.kit.slug import insert_with_unique_slug, make_slug
 from kushfilms.kit.text import words
 from kushfilms.models import AccessLevel, Category, Movie
-
 
 # Moves on when this process commits a change to the catalogue, which drops
 # cached public responses built from the old one.
@@ -71,9 +70,7 @@ class MovieFilter:
     include_unpublished: bool = False
 
 
-async def list_movies(
-    session: AsyncSession, query: MovieFilter, page: PageRequest
-) -> Paged[Movie]:
+async def list_movies(session: AsyncSession, query: MovieFilter, page: PageRequest) -> Paged[Movie]:
     query_words = words(query.search or "")
     paged = await _list_movies(session, query, query_words, page)
     if paged.total or not query_words:
@@ -229,12 +226,10 @@ async def record_view(session: AsyncSession, movie_id: uuid.UUID) -> None:
     )
 
 
-async def list_categories(
-    session: AsyncSession, page: PageRequest
-) -> Paged[tuple[Category, int]]:
+async def list_categories(session: AsyncSession, page: PageRequest) -> Paged[tuple[Category, int]]:
     """Categories by name, each with its number of published movies."""
     movie_count = func.count(Movie.id)
-    statement: Select[tuple[Category, int]] = (
+    statement: Select[Category, int] = (
         select(Category, movie_count)
         .outerjoin(Movie, (Movie.category_id == Category.id) & Movie.published.is_(True))
         .group_by(Category.id)
@@ -251,7 +246,7 @@ async def count_movies(session: AsyncSession) -> int:
 
 async def category_ids_by_name(session: AsyncSession) -> dict[str, uuid.UUID]:
     rows = await session.execute(select(Category.name, Category.id))
-    return {name: category_id for name, category_id in rows}
+    return {row.name: row.id for row in rows}
 
 
 async def count_published(session: AsyncSession, category_id: uuid.UUID) -> int:
@@ -322,7 +317,9 @@ async def _check_category_name(session: AsyncSession, name: str) -> None:
         raise CategoryNameTaken(field="name")
 
 
-async def _claim_slug(session: AsyncSession, model: type[Movie] | type[Category], slug: str) -> None:
+async def _claim_slug(
+    session: AsyncSession, model: type[Movie] | type[Category], slug: str
+) -> None:
     if await session.scalar(select(model.id).where(model.slug == slug)) is not None:
         raise SlugTaken(field="slug")
 

@@ -60,7 +60,7 @@ async def count(session: AsyncSession, statement: Select[Any]) -> int:
 
 
 async def paginate_scalars(
-    session: AsyncSession, statement: Select[tuple[T]], request: PageRequest
+    session: AsyncSession, statement: Select[T], request: PageRequest
 ) -> Paged[T]:
     total = await count(session, statement)
     rows = await session.scalars(statement.limit(request.page_size).offset(request.offset))

@@ -60,7 +60,9 @@ def upgrade() -> None:
         sa.Column("release_year", sa.Integer(), nullable=True),
         sa.Column("published", sa.Boolean(), nullable=False),
         _timestamp("published_at", nullable=True),
-        sa.Column("access_level", _enum("access_level", "FREE", "BASIC", "PREMIUM"), nullable=False),
+        sa.Column(
+            "access_level", _enum("access_level", "FREE", "BASIC", "PREMIUM"), nullable=False
+        ),
         sa.Column("category_id", sa.Uuid(), nullable=True),
         sa.Column("view_count", sa.Integer(), nullable=False),
         _timestamp("created_at"),

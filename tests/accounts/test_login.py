@@ -48,11 +48,11 @@ async def test_unknown_email_costs_one_password_verification_too(
     real_verify = passwords._hasher.verify
     real_verify_and_update = passwords._hasher.verify_and_update
 
-    def counting_verify(password: str, hash: str) -> bool:  # noqa: A002 - pwdlib's name
+    def counting_verify(password: str, hash: str) -> bool:
         verifications.append("verify")
         return real_verify(password, hash)
 
-    def counting_verify_and_update(password: str, hash: str) -> Any:  # noqa: A002
+    def counting_verify_and_update(password: str, hash: str) -> Any:
         verifications.append("verify")
         return real_verify_and_update(password, hash)
 

@@ -6,7 +6,9 @@ import pytest
 from tests.conftest import PASSWORD, bearer, register
 
 
-async def test_register_returns_the_user_and_a_working_token_pair(client: httpx.AsyncClient) -> None:
+async def test_register_returns_the_user_and_a_working_token_pair(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.post(
         "/api/auth/register",
         json={"email": "Ada@Example.COM", "password": PASSWORD, "name": "Ada"},
@@ -95,4 +97,3 @@ async def test_invalid_registrations_name_the_field(
     error = response.json()["error"]
     assert error["code"] == "validation_error"
     assert field in [detail["field"] for detail in error["details"]]
-

@@ -94,9 +94,7 @@ async def test_logout_with_an_unknown_token_is_harmless(client: httpx.AsyncClien
     assert response.status_code == 204
 
 
-async def test_an_expired_refresh_token_is_refused(
-    client: httpx.AsyncClient, env: Backend
-) -> None:
+async def test_an_expired_refresh_token_is_refused(client: httpx.AsyncClient, env: Backend) -> None:
     session = await register(client)
     async with env.app.state.db.writer() as db:
         await db.execute(update(RefreshToken).values(expires_at=utcnow() - timedelta(seconds=1)))

@@ -101,8 +101,12 @@ async def test_update_changes_only_what_is_sent(
 ) -> None:
     drama = await add_category(client, admin, "Drama")
     movie = await add_movie(
-        client, admin, title="Casablanca", description="Of all the gin joints.",
-        category_id=drama["id"], release_year=1942,
+        client,
+        admin,
+        title="Casablanca",
+        description="Of all the gin joints.",
+        category_id=drama["id"],
+        release_year=1942,
     )
 
     renamed = await client.put(

@@ -75,9 +75,7 @@ async def test_sorting(
     assert (await client.get("/api/movies?sort=random")).status_code == 422
 
 
-async def test_a_movie_shows_its_category(
-    client: httpx.AsyncClient, admin: dict[str, Any]
-) -> None:
+async def test_a_movie_shows_its_category(client: httpx.AsyncClient, admin: dict[str, Any]) -> None:
     horror = await add_category(client, admin, "Horror")
     movie = await add_movie(client, admin, title="Nosferatu", category_id=horror["id"])
 
@@ -102,7 +100,8 @@ async def test_anonymous_reads_are_cached_but_changes_show_at_once(
     cached = await client.get("/api/movies")
     # ...but one made through the platform is seen at once.
     await client.put(
-        f"/api/admin/movies/{movie['id']}", json={"title": "Metropolis (1927)"},
+        f"/api/admin/movies/{movie['id']}",
+        json={"title": "Metropolis (1927)"},
         headers=admin["headers"],
     )
     fresh = await client.get("/api/movies")

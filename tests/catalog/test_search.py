@@ -11,14 +11,18 @@ from tests.catalog.conftest import add_category, add_movie, titles
 @pytest.fixture
 async def shelf(client: httpx.AsyncClient, admin: dict[str, Any]) -> dict[str, Any]:
     crime = await add_category(client, admin, "Crime")
-    films = {
+    return {
         "godfather": await add_movie(
-            client, admin, title="The Godfather",
+            client,
+            admin,
+            title="The Godfather",
             description="An ageing patriarch hands his empire to his reluctant son.",
             category_id=crime["id"],
         ),
         "heat": await add_movie(
-            client, admin, title="Heat",
+            client,
+            admin,
+            title="Heat",
             description="A detective hunts a crew of thieves; the godfather of heist films.",
             category_id=crime["id"],
         ),
@@ -32,7 +36,6 @@ async def shelf(client: httpx.AsyncClient, admin: dict[str, Any]) -> dict[str, A
             client, admin, title="The Godfather Part IV", description="Never made.", publish=False
         ),
     }
-    return films
 
 
 async def test_title_matches_rank_above_description_matches(
@@ -77,7 +80,8 @@ async def test_search_combines_with_filters_and_hides_unpublished(
     client: httpx.AsyncClient, shelf: dict[str, Any], admin: dict[str, Any]
 ) -> None:
     assert await titles(client, "search=godfather&category=crime&sort=title") == [
-        "Heat", "The Godfather",
+        "Heat",
+        "The Godfather",
     ]
     assert "The Godfather Part IV" not in await titles(client, "search=part")
     assert "The Godfather Part IV" in await titles(
