@@ -10,7 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,36 +57,33 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-async def create_postgres_database(name: str) -> str:
-    admin_url = make_url(async_database_url(POSTGRES_URL))
+@asynccontextmanager
+async def _postgres_admin() -> AsyncIterator[tuple[asyncpg.Connection, Any]]:
+    """A connection to the test server's maintenance database, and its URL."""
+    url = make_url(async_database_url(POSTGRES_URL))
     connection = await asyncpg.connect(
-        user=admin_url.username,
-        password=admin_url.password,
-        host=admin_url.host,
-        port=admin_url.port,
-        database=admin_url.database,
+        user=url.username,
+        password=url.password,
+        host=url.host,
+        port=url.port,
+        database=url.database,
     )
     try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        yield connection, url
     finally:
         await connection.close()
-    return admin_url.set(database=name).render_as_string(hide_password=False)
+
+
+async def create_postgres_database(name: str) -> str:
+    async with _postgres_admin() as (connection, url):
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    return str(url.set(database=name).render_as_string(hide_password=False))
 
 
 async def drop_postgres_database(name: str) -> None:
-    admin_url = make_url(async_database_url(POSTGRES_URL))
-    connection = await asyncpg.connect(
-        user=admin_url.username,
-        password=admin_url.password,
-        host=admin_url.host,
-        port=admin_url.port,
-        database=admin_url.database,
-    )
-    try:
+    async with _postgres_admin() as (connection, _):
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 def redis_url_for(worker: str) -> str:

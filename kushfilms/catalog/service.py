@@ -171,15 +171,7 @@ async def create_movie(session: AsyncSession, fields: Mapping[str, Any]) -> Movi
     values = dict(fields)
     slug = values.pop("slug", None)
     movie = Movie(**values)
-    if slug:
-        await _claim_slug(session, Movie, slug)
-        movie.slug = slug
-        session.add(movie)
-    else:
-        await insert_with_unique_slug(
-            session, movie, Movie.slug, make_slug(movie.title, fallback="movie")
-        )
-    await session.flush()
+    await _add_with_slug(session, movie, slug, fallback="movie", source=movie.title)
     return await get_movie(session, movie.id, include_unpublished=True)
 
 
@@ -269,15 +261,7 @@ async def create_category(
     _catalog_changed(session)
     await _check_category_name(session, name)
     category = Category(name=name, description=description)
-    if slug:
-        await _claim_slug(session, Category, slug)
-        category.slug = slug
-        session.add(category)
-    else:
-        await insert_with_unique_slug(
-            session, category, Category.slug, make_slug(name, fallback="category")
-        )
-    await session.flush()
+    await _add_with_slug(session, category, slug, fallback="category", source=name)
     return category
 
 
@@ -315,6 +299,27 @@ async def _check_category_name(session: AsyncSession, name: str) -> None:
     )
     if clash is not None:
         raise CategoryNameTaken(field="name")
+
+
+async def _add_with_slug(
+    session: AsyncSession,
+    row: Movie | Category,
+    requested: str | None,
+    *,
+    fallback: str,
+    source: str,
+) -> None:
+    """Add ``row`` under the requested slug (which must be free) or one made from ``source``."""
+    model = type(row)
+    if requested:
+        await _claim_slug(session, model, requested)
+        row.slug = requested
+        session.add(row)
+    else:
+        await insert_with_unique_slug(
+            session, row, model.slug, make_slug(source, fallback=fallback)
+        )
+    await session.flush()
 
 
 async def _claim_slug(
