@@ -17,8 +17,14 @@ from kushfilms.errors import install_error_handlers
 from kushfilms.health import router as health
 from kushfilms.kit.cache import PublicCacheMiddleware, ResponseCache
 from kushfilms.logs import configure_logging
+from kushfilms.media import routes as media
+from kushfilms.media import upload_routes
+from kushfilms.media.storage import open_storage
+from kushfilms.media.upload_routes import TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS
 from kushfilms.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from kushfilms.ratelimit import ApiRateLimitMiddleware, RateLimiter
+from kushfilms.worker.queue import Jobs
+from kushfilms.worker.runner import all_jobs
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = limiter
     app.state.redis = redis
     app.state.tokens = TokenConfig.from_settings(settings)
+    app.state.storage = open_storage(settings)
+    app.state.jobs = Jobs(settings, all_jobs())
 
     install_error_handlers(app)
     for router in (
@@ -57,6 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accounts.admin_router,
         catalog.router,
         catalog.admin_router,
+        upload_routes.router,
+        media.router,
+        media.admin_router,
+        media.files_router,
     ):
         app.include_router(router)
 
@@ -64,14 +76,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         seconds=settings.cache_seconds, generation=catalog.CATALOG_GENERATION
     )
     app.add_middleware(PublicCacheMiddleware, cache=app.state.cache, paths=catalog.PUBLIC_PATHS)
-    app.add_middleware(ApiRateLimitMiddleware, limiter=limiter, limit=settings.api_limit)
+    app.add_middleware(
+        ApiRateLimitMiddleware,
+        limiter=limiter,
+        limit=settings.api_limit,
+        exempt=("/api/admin/uploads",),
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", *TUS_REQUEST_HEADERS],
+            expose_headers=["Location", *TUS_RESPONSE_HEADERS],
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        limits={
+            "/api/admin/uploads": settings.upload_max_bytes,
+            r"/api/admin/movies/[^/]+/thumbnail$": media.MAX_THUMBNAIL_BYTES + 64 * 1024,
+        },
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     return app

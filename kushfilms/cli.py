@@ -1,6 +1,10 @@
 """The ``kushfilms`` command."""
 
 import asyncio
+import signal
+import subprocess
+import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -18,6 +22,12 @@ from kushfilms.accounts.schemas import normalize_email
 from kushfilms.config import Settings
 from kushfilms.db import Database, transaction
 from kushfilms.errors import KushError
+from kushfilms.kit.process import die_with_parent
+from kushfilms.logs import configure_logging
+from kushfilms.media.storage import open_storage
+from kushfilms.media.tasks import transcode
+from kushfilms.worker.queue import Jobs
+from kushfilms.worker.runner import all_jobs, run_worker
 
 app = typer.Typer(
     help="Kush Films: a self-hostable video streaming platform.",
@@ -78,19 +88,51 @@ def serve(
         int | None, typer.Option(help="Worker processes [KF_WORKERS]", min=1)
     ] = None,
 ) -> None:
-    """Serve the platform over HTTP."""
+    """Serve the platform over HTTP (and, unless KF_WORKER_IN_SERVE=false, run a worker)."""
     settings = load_settings()
-    uvicorn.run(
-        "kushfilms.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        log_level=settings.log_level,
-        server_header=False,
+    worker = start_worker_process() if settings.worker_in_serve else None
+    try:
+        uvicorn.run(
+            "kushfilms.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers or settings.workers,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            log_level=settings.log_level,
+            server_header=False,
+        )
+    finally:
+        if worker is not None:
+            stop_worker_process(worker)
+
+
+@app.command("worker")
+def run_jobs(
+    threads: Annotated[
+        int | None, typer.Option(help="Jobs run at once [KF_WORKER_THREADS]", min=1)
+    ] = None,
+) -> None:
+    """Run background jobs (transcoding, deletions); run as many as you like, anywhere."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    run_worker(settings, threads=threads or settings.worker_threads)
+
+
+def start_worker_process() -> subprocess.Popen[bytes]:
+    """A `kushfilms worker` beside the server, which dies with it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "kushfilms", "worker"], preexec_fn=die_with_parent
     )
+
+
+def stop_worker_process(worker: subprocess.Popen[bytes]) -> None:
+    worker.send_signal(signal.SIGINT)  # huey finishes the running job's step and stops
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
 
 
 @app.command()
@@ -133,18 +175,46 @@ def create_admin(
 
 
 @app.command("demo")
-def seed_demo() -> None:
-    """Create a demo admin (if there is no admin) and a demo catalogue (if it is empty)."""
+def seed_demo(
+    seconds: Annotated[
+        float | None,
+        typer.Option(help="Length of every generated clip (default: 5 to 14 s each)", min=0.5),
+    ] = None,
+) -> None:
+    """Create a demo admin (if there is no admin) and a demo catalogue of playable films
+    (if the catalogue is empty)."""
     settings = load_settings()
-    outcome = in_transaction(settings, demo.seed)
+    storage = open_storage(settings)
+    jobs = Jobs(settings, all_jobs())
+    with tempfile.TemporaryDirectory(prefix="kushfilms-demo-") as clips:
+
+        async def seed(session: AsyncSession) -> demo.DemoOutcome:
+            return await demo.seed(
+                session,
+                settings=settings,
+                storage=storage,
+                jobs=jobs,
+                clips=Path(clips),
+                seconds=seconds,
+            )
+
+        outcome = in_transaction(settings, seed)
     if outcome.admin_password:
         typer.secho("Demo administrator created; this password is shown only once:", bold=True)
         typer.echo(f"  email:    {outcome.admin_email}")
         typer.echo(f"  password: {outcome.admin_password}")
-    if outcome.movies_created:
-        typer.echo(f"Added {outcome.movies_created} demo films.")
-    if not outcome.admin_password and not outcome.movies_created:
-        typer.echo("Nothing to do: there is an administrator and a catalogue already.")
+    if not outcome.movies:
+        if not outcome.admin_password:
+            typer.echo("Nothing to do: there is an administrator and a catalogue already.")
+        return
+    for number, video_id in enumerate(outcome.videos, start=1):
+        typer.echo(f"Transcoding demo film {number} of {len(outcome.videos)}...")
+        transcode(jobs, str(video_id))
+
+    async def publish(session: AsyncSession) -> int:
+        return await demo.publish_ready(session, outcome.movies)
+
+    typer.echo(f"Added {in_transaction(settings, publish)} playable demo films.")
 
 
 def main() -> None:

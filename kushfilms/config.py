@@ -14,6 +14,8 @@ from limits import RateLimitItem, parse
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# Video bitrate (kbit/s) per rung, by the rung's short side in pixels.
+DEFAULT_LADDER_BITRATES = {360: 800, 480: 1400, 720: 2800, 1080: 5000, 2160: 14000}
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "dev", "development"}
 _MIN_SECRET_LENGTH = 32
 
@@ -40,6 +42,24 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     cache_seconds: float = Field(default=10.0, ge=0, le=3600)
 
+    storage_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
+    upload_dir: Path = Path()
+    upload_max_bytes: int = Field(default=20 * 1024**3, ge=1024)
+    upload_expiry_hours: int = Field(default=24, ge=1)
+    ffmpeg_path: str = ""
+    ladder_bitrates: Annotated[dict[int, int], NoDecode] = dict(DEFAULT_LADDER_BITRATES)
+    media_url_seconds: int = Field(default=6 * 3600, ge=60)
+    free_max_height: int = Field(default=480, ge=144)
+    media_delivery: Literal["app", "nginx"] = "app"
+    nginx_internal_prefix: str = "/_protected_media/"
+    job_lease_seconds: int = Field(default=120, ge=2)
+    worker_in_serve: bool = True
+    worker_threads: int = Field(default=1, ge=1, le=16)
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
@@ -53,6 +73,22 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("ladder_bitrates", mode="before")
+    @classmethod
+    def _parse_ladder(cls, value: object) -> object:
+        """``360=800,720=2800``: rung height = video kbit/s; rungs not named keep defaults."""
+        if not isinstance(value, str):
+            return value
+        ladder = dict(DEFAULT_LADDER_BITRATES)
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            height, _, rate = item.partition("=")
+            if not (height.strip().isdigit() and rate.strip().isdigit()):
+                raise ValueError(f"expected HEIGHT=KBITS, got {item!r}")
+            if int(height) not in DEFAULT_LADDER_BITRATES:
+                raise ValueError(f"no rung {height}; rungs are {sorted(DEFAULT_LADDER_BITRATES)}")
+            ladder[int(height)] = int(rate)
+        return ladder
 
     @field_validator("rate_limit_api", "rate_limit_login", "rate_limit_register")
     @classmethod
@@ -72,6 +108,10 @@ class Settings(BaseSettings):
     def _resolve_defaults(self) -> "Settings":
         data_dir = self.data_dir.expanduser().resolve()
         object.__setattr__(self, "data_dir", data_dir)
+        if not self.storage_url:
+            object.__setattr__(self, "storage_url", (data_dir / "media").as_uri())
+        if self.upload_dir == Path():
+            object.__setattr__(self, "upload_dir", data_dir / "uploads")
         if not self.database_url:
             object.__setattr__(
                 self, "database_url", f"sqlite+aiosqlite:///{data_dir / 'kushfilms.db'}"
@@ -87,6 +127,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def jobs_url(self) -> str:
+        """Where the job queue lives: Redis when configured, else SQLite beside the data."""
+        return self.redis_url or f"sqlite:///{self.data_dir / 'jobs.db'}"
 
     @property
     def read_database_url(self) -> str:

@@ -1,17 +1,29 @@
-"""The demo: an administrator and a small catalogue, so a new install shows something.
+"""The demo: an administrator and a small catalogue that plays, so a new install shows
+something.
 
-The films are open movies (Blender Foundation, CC-BY) and public-domain classics.
+The titles and descriptions are of open movies (Blender Foundation, CC-BY) and
+public-domain classics; the pictures are generated test clips.
 """
 
+import asyncio
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.accounts import service as accounts
 from kushfilms.catalog import service as catalog
-from kushfilms.models import AccessLevel
+from kushfilms.config import Settings
+from kushfilms.media import service as media
+from kushfilms.media import uploads
+from kushfilms.media.ffmpeg import ffmpeg_executable
+from kushfilms.media.storage import Storage
+from kushfilms.media.synthetic import render_clip
+from kushfilms.models import AccessLevel, VideoStatus
+from kushfilms.worker.queue import Jobs
 
 DEMO_ADMIN_EMAIL = "admin@kushfilms.example"
 
@@ -149,34 +161,78 @@ FILMS = (
 class DemoOutcome:
     admin_email: str | None = None
     admin_password: str | None = None  # only when the admin was created just now
-    movies_created: int = 0
+    movies: tuple[uuid.UUID, ...] = ()
+    videos: tuple[uuid.UUID, ...] = ()
 
 
-async def seed(session: AsyncSession) -> DemoOutcome:
-    """Create a demo admin when there is no admin, and films when there are none."""
+async def seed(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    storage: Storage,
+    jobs: Jobs,
+    clips: Path,
+    seconds: float | None = None,
+) -> DemoOutcome:
+    """Create a demo admin when there is no admin, and films when there are none.
+
+    Each film gets a generated clip (a moving test picture and a tone, 5 to 14 s),
+    attached as its video; :func:`publish_ready` publishes them once processed.
+    """
     admin_email = admin_password = None
-    if await accounts.count_admins(session) == 0:
+    admin = await accounts.first_admin(session)
+    if admin is None:
         admin_email, admin_password = DEMO_ADMIN_EMAIL, secrets.token_urlsafe(12)
-        await accounts.ensure_admin(
+        admin, _ = await accounts.ensure_admin(
             session, email=admin_email, password=admin_password, name="Demo Admin"
         )
-    created = 0
-    if await catalog.count_movies(session) == 0:
-        categories = await _ensure_categories(session)
-        for film in FILMS:
-            movie = await catalog.create_movie(
-                session,
-                {
-                    "title": film.title,
-                    "description": film.description,
-                    "release_year": film.year,
-                    "access_level": film.access,
-                    "category_id": categories[film.category],
-                },
-            )
-            await catalog.set_published(session, movie.id, True)
-            created += 1
-    return DemoOutcome(admin_email, admin_password, created)
+    if await catalog.count_movies(session):
+        return DemoOutcome(admin_email, admin_password)
+    categories = await _ensure_categories(session)
+    ffmpeg = ffmpeg_executable(settings.ffmpeg_path)
+    movies, videos = [], []
+    for index, film in enumerate(FILMS):
+        movie = await catalog.create_movie(
+            session,
+            {
+                "title": film.title,
+                "description": film.description,
+                "release_year": film.year,
+                "access_level": film.access,
+                "category_id": categories[film.category],
+            },
+        )
+        clip = await asyncio.to_thread(
+            render_clip,
+            ffmpeg,
+            clips / f"film-{index:02d}.mp4",
+            seconds=seconds or 5 + (index * 4) % 10,
+            pattern=index,
+            tone_hz=220 + 55 * index,
+        )
+        upload = await uploads.stage_local_file(
+            session, clip, created_by=admin.id, settings=settings
+        )
+        video = await media.attach_video(
+            session,
+            movie_id=movie.id,
+            upload_id=upload.id,
+            settings=settings,
+            storage=storage,
+            jobs=jobs,
+        )
+        movies.append(movie.id)
+        videos.append(video.id)
+    return DemoOutcome(admin_email, admin_password, tuple(movies), tuple(videos))
+
+
+async def publish_ready(session: AsyncSession, movie_ids: Sequence[uuid.UUID]) -> int:
+    """Publish those of the movies whose video is ready; returns how many."""
+    videos = await media.videos_of(session, movie_ids)
+    ready = [movie_id for movie_id, video in videos.items() if video.status == VideoStatus.READY]
+    for movie_id in ready:
+        await catalog.set_published(session, movie_id, True)
+    return len(ready)
 
 
 async def _ensure_categories(session: AsyncSession) -> dict[str, uuid.UUID]:

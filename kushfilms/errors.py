@@ -102,10 +102,13 @@ _DESCRIPTIONS = {
     403: "Not allowed for this account",
     404: "Not found",
     409: "Conflicts with the current state",
+    410: "Gone: expired or removed",
+    412: "Precondition failed",
     413: "Request body too large",
     415: "Unsupported content type",
     422: "Validation failed",
     429: "Rate limit exceeded",
+    460: "Checksum mismatch",
     500: "Unexpected server error",
     503: "Service unavailable",
 }

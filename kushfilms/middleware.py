@@ -1,5 +1,6 @@
 """Small ASGI middleware every response passes through."""
 
+import re
 from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
@@ -34,8 +35,8 @@ class SecurityHeadersMiddleware:
 class BodyLimitMiddleware:
     """Refuse request bodies over a size, by their Content-Length or as they stream.
 
-    ``limits`` gives other sizes to path prefixes (uploads, say); the longest
-    matching prefix wins.
+    ``limits`` gives other sizes to the paths its patterns match from the start
+    (so a plain prefix works too); the first match wins.
     """
 
     def __init__(
@@ -43,12 +44,10 @@ class BodyLimitMiddleware:
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.limits = sorted((limits or {}).items(), key=lambda item: -len(item[0]))
+        self.limits = [(re.compile(pattern), size) for pattern, size in (limits or {}).items()]
 
     def limit_for(self, path: str) -> int:
-        return next(
-            (size for prefix, size in self.limits if path.startswith(prefix)), self.max_bytes
-        )
+        return next((size for pattern, size in self.limits if pattern.match(path)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -76,15 +76,28 @@ def client_ip(request: Request) -> str:
 
 
 class ApiRateLimitMiddleware:
-    """The general per-client limit on every ``/api/`` request."""
+    """The general per-client limit on every ``/api/`` request but the ``exempt`` ones.
 
-    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, limit: RateLimitItem) -> None:
+    Resumable uploads are exempt: an administrator's film arrives in thousands
+    of chunks, each one an API request.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limiter: RateLimiter,
+        limit: RateLimitItem,
+        exempt: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.limiter = limiter
         self.limit = limit
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/api/") or path.startswith(self.exempt):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")

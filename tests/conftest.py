@@ -178,6 +178,14 @@ async def db_session(env: Backend) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def app_of(client: httpx.AsyncClient) -> FastAPI:
+    """The app an in-process client talks to."""
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    app: FastAPI = transport.app  # type: ignore[assignment]
+    return app
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -235,3 +243,23 @@ async def client_of_app(env: Backend, client: httpx.AsyncClient) -> AsyncIterato
             return await stack.enter_async_context(_client_for(app, ip))
 
         yield make
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The environment that gives a subprocess (a worker, the CLI) these settings."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("KF_")}
+    values = {
+        "KF_DATA_DIR": str(settings.data_dir),
+        "KF_DATABASE_URL": settings.database_url,
+        "KF_REDIS_URL": settings.redis_url,
+        "KF_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "KF_STORAGE_URL": settings.storage_url,
+        "KF_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+        "KF_S3_ACCESS_KEY_ID": settings.s3_access_key_id,
+        "KF_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key.get_secret_value(),
+        "KF_UPLOAD_DIR": str(settings.upload_dir),
+        "KF_JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
+        "KF_MEDIA_DELIVERY": settings.media_delivery,
+        "KF_LOG_LEVEL": "warning",
+    }
+    return {**environment, **values}

@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import socket
@@ -6,6 +7,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -76,13 +78,13 @@ def test_create_admin_refuses_bad_input(cli: CliRunner) -> None:
 def test_demo_seeds_once_and_shows_the_password_once(cli: CliRunner) -> None:
     cli.invoke(app, ["migrate"])
 
-    first = cli.invoke(app, ["demo"])
-    second = cli.invoke(app, ["demo"])
+    first = cli.invoke(app, ["demo", "--seconds", "1"])
+    second = cli.invoke(app, ["demo", "--seconds", "1"])
 
     assert first.exit_code == 0, first.output
     assert "admin@kushfilms.example" in first.output
     assert "password:" in first.output
-    assert "Added 14 demo films" in first.output
+    assert "Added 14 playable demo films" in first.output
     assert second.exit_code == 0
     assert "password:" not in second.output
     assert "Nothing to do" in second.output
@@ -114,11 +116,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_answers_over_http(tmp_path: Path) -> None:
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url) as response:
+        return json.loads(response.read())
+
+
+def test_make_run_serves_a_playable_demo(tmp_path: Path) -> None:
+    """What `make run` does: migrate, seed the demo, serve; a film then plays."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KF_")}
     env["KF_DATA_DIR"] = str(tmp_path)
     subprocess.run([KUSHFILMS, "migrate"], env=env, check=True, capture_output=True)
-    subprocess.run([KUSHFILMS, "demo"], env=env, check=True, capture_output=True)
+    subprocess.run([KUSHFILMS, "demo", "--seconds", "1"], env=env, check=True, capture_output=True)
     port = _free_port()
     server = subprocess.Popen(
         [KUSHFILMS, "serve", "--port", str(port)],
@@ -127,16 +135,19 @@ def test_serve_answers_over_http(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        body = b""
         for _ in range(100):
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/movies") as response:
-                    body = response.read()
+                movies = _get_json(f"{base}/api/movies?search=bunny")
                 break
             except OSError:
                 time.sleep(0.1)
-        assert b"Big Buck Bunny" in body
+        film = movies["items"][0]
+        assert film["title"] == "Big Buck Bunny"
+        playback = _get_json(f"{base}/api/movies/{film['slug']}/playback")
+        with urllib.request.urlopen(base + playback["manifest_url"]) as response:
+            assert response.read().startswith(b"#EXTM3U")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)

@@ -170,6 +170,13 @@ async def change_role(session: AsyncSession, *, user_id: uuid.UUID, role: Role) 
     return user
 
 
+async def first_admin(session: AsyncSession) -> User | None:
+    admin: User | None = await session.scalar(
+        select(User).where(User.role == Role.ADMIN).order_by(User.created_at).limit(1)
+    )
+    return admin
+
+
 async def count_admins(session: AsyncSession) -> int:
     admins = await session.scalar(select(func.count()).where(User.role == Role.ADMIN))
     return int(admins or 0)

@@ -14,7 +14,7 @@ from kushfilms.catalog.schemas import (
     MovieUpdate,
 )
 from kushfilms.catalog.service import CATALOG_GENERATION, MovieFilter, Sort
-from kushfilms.db import DbSession, ReadSession, ReplicaSession
+from kushfilms.db import DbSession, ReplicaSession
 from kushfilms.errors import COMMON_ERRORS, Forbidden, Unauthorized, error_responses
 from kushfilms.kit.pagination import Page, PageQuery, to_page
 from kushfilms.models import AccessLevel, Category, Role
@@ -112,14 +112,6 @@ async def create_movie(body: MovieCreate, _: AdminUser, session: DbSession) -> M
     return MovieOut.model_validate(movie)
 
 
-@admin_router.get(
-    "/movies/{movie_id}", responses=error_responses(404), summary="One movie, published or not"
-)
-async def get_movie_as_admin(movie_id: uuid.UUID, _: AdminUser, session: ReadSession) -> MovieOut:
-    movie = await service.get_movie(session, movie_id, include_unpublished=True)
-    return MovieOut.model_validate(movie)
-
-
 @admin_router.put(
     "/movies/{movie_id}",
     responses=error_responses(404, 409),
@@ -130,31 +122,6 @@ async def update_movie(
 ) -> MovieOut:
     movie = await service.update_movie(session, movie_id, body.changes())
     return MovieOut.model_validate(movie)
-
-
-@admin_router.delete(
-    "/movies/{movie_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(404),
-    summary="Delete a movie",
-)
-async def delete_movie(movie_id: uuid.UUID, _: AdminUser, session: DbSession) -> Response:
-    await service.delete_movie(session, movie_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@admin_router.post(
-    "/movies/{movie_id}/publish", responses=error_responses(404, 409), summary="Publish a movie"
-)
-async def publish_movie(movie_id: uuid.UUID, _: AdminUser, session: DbSession) -> MovieOut:
-    return MovieOut.model_validate(await service.set_published(session, movie_id, True))
-
-
-@admin_router.post(
-    "/movies/{movie_id}/unpublish", responses=error_responses(404), summary="Unpublish a movie"
-)
-async def unpublish_movie(movie_id: uuid.UUID, _: AdminUser, session: DbSession) -> MovieOut:
-    return MovieOut.model_validate(await service.set_published(session, movie_id, False))
 
 
 @admin_router.post(

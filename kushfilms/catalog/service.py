@@ -2,7 +2,7 @@
 
 import enum
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,6 +208,23 @@ async def set_published(session: AsyncSession, movie_id: uuid.UUID, published: b
     return movie
 
 
+async def set_duration(session: AsyncSession, movie_id: uuid.UUID, seconds: int) -> None:
+    _catalog_changed(session)
+    movie = await get_movie(session, movie_id, include_unpublished=True)
+    movie.duration = seconds
+
+
+async def set_thumbnail(
+    session: AsyncSession, movie_id: uuid.UUID, url: str, *, unless_set: bool = False
+) -> None:
+    """Show ``url`` as the movie's picture (``unless_set``: only when it has none)."""
+    movie = await get_movie(session, movie_id, include_unpublished=True)
+    if unless_set and movie.thumbnail_url:
+        return
+    _catalog_changed(session)
+    movie.thumbnail_url = url
+
+
 async def record_view(session: AsyncSession, movie_id: uuid.UUID) -> None:
     """Count one view towards the movie's popularity."""
     await session.execute(
@@ -230,6 +247,22 @@ async def list_categories(session: AsyncSession, page: PageRequest) -> Paged[tup
     total = await count(session, select(Category))
     rows = await session.execute(statement.limit(page.page_size).offset(page.offset))
     return Paged(items=[(row[0], row[1]) for row in rows], total=total, request=page)
+
+
+async def movies_by_id(
+    session: AsyncSession, movie_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Movie]:
+    if not movie_ids:
+        return {}
+    rows = await session.scalars(
+        select(Movie).where(Movie.id.in_(movie_ids)).options(joinedload(Movie.category))
+    )
+    return {movie.id: movie for movie in rows}
+
+
+def published_movie_ids() -> Select[uuid.UUID]:
+    """A subquery of the ids of published movies, for other domains' filters."""
+    return select(Movie.id).where(Movie.published.is_(True))
 
 
 async def count_movies(session: AsyncSession) -> int:

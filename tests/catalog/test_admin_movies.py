@@ -3,7 +3,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.catalog.conftest import add_category, add_movie
+from tests.catalog.conftest import add_category, add_movie, publish_movie
 
 
 async def test_a_new_movie_is_unpublished_until_published(
@@ -29,13 +29,18 @@ async def test_a_new_movie_is_unpublished_until_published(
     assert (await client.get("/api/movies/the-third-man")).status_code == 404
     assert (await client.get("/api/movies")).json()["total"] == 0
 
-    published = await client.post(
+    without_video = await client.post(
         f"/api/admin/movies/{movie['id']}/publish", headers=admin["headers"]
     )
+    assert without_video.status_code == 409
+    assert without_video.json()["error"]["code"] == "video_not_ready"
+    assert (await client.get("/api/movies/the-third-man")).status_code == 404
 
-    assert published.json()["published"] is True
-    assert published.json()["published_at"] is not None
+    await publish_movie(client, movie)
+
     public = await client.get("/api/movies/the-third-man")
+    assert public.json()["published"] is True
+    assert public.json()["published_at"] is not None
     assert public.status_code == 200
     assert public.json()["title"] == "The Third Man"
     assert (await client.get(f"/api/movies/{movie['id']}")).json()["slug"] == "the-third-man"

@@ -1,0 +1,1 @@
+"""Plans, subscriptions and who may watch what."""

@@ -1,0 +1,1 @@
+"""Videos: uploads, storage, transcoding into HLS, and playback."""

@@ -1,0 +1,325 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response, UploadFile, status
+from fastapi.responses import PlainTextResponse
+
+from kushfilms.accounts.deps import AdminUser, CurrentUser, OptionalViewer
+from kushfilms.catalog import service as catalog
+from kushfilms.catalog.service import MovieFilter, Sort
+from kushfilms.config import Settings
+from kushfilms.db import DbSession, ReadSession
+from kushfilms.errors import COMMON_ERRORS, error_responses
+from kushfilms.kit.pagination import Page, PageQuery, to_page
+from kushfilms.media import playback, watching
+from kushfilms.media import service as media
+from kushfilms.media.delivery import IMMUTABLE, PUBLIC_IMMUTABLE, deliver
+from kushfilms.media.playback import NoSuchMedia
+from kushfilms.media.schemas import (
+    AdminMovieOut,
+    AttachVideo,
+    HistoryItem,
+    PlaybackOut,
+    ProgressIn,
+    ProgressOut,
+    ThumbnailOut,
+    VideoOut,
+    admin_movie,
+)
+from kushfilms.media.storage import BadKey, Storage
+from kushfilms.models import AccessLevel
+from kushfilms.worker.queue import Jobs
+
+router = APIRouter(tags=["playback"], responses=error_responses(*COMMON_ERRORS))
+admin_router = APIRouter(
+    prefix="/api/admin/movies",
+    tags=["admin: catalogue"],
+    responses=error_responses(*COMMON_ERRORS, 401, 403),
+)
+files_router = APIRouter(
+    prefix="/media", tags=["media files"], responses=error_responses(403, 404, 422, 500)
+)
+
+MAX_THUMBNAIL_BYTES = 15 * 1024 * 1024
+PLAYLIST = "application/vnd.apple.mpegurl"
+
+
+def _file_response(description: str, *types: str) -> dict[int | str, dict[str, object]]:
+    return {200: {"description": description, "content": {kind: {} for kind in types}}}
+
+
+async def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
+
+
+async def _jobs(request: Request) -> Jobs:
+    jobs: Jobs = request.app.state.jobs
+    return jobs
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
+MediaStorage = Annotated[Storage, Depends(_storage)]
+JobQueue = Annotated[Jobs, Depends(_jobs)]
+
+
+@admin_router.get("", summary="Movies, published or not, with their video's state")
+async def list_movies(
+    _: AdminUser,
+    session: ReadSession,
+    page: PageQuery,
+    search: str | None = None,
+    category: str | None = None,
+    access_level: AccessLevel | None = None,
+    sort: Sort | None = None,
+) -> Page[AdminMovieOut]:
+    query = MovieFilter(
+        search=search,
+        category=category,
+        access_level=access_level,
+        sort=sort,
+        include_unpublished=True,
+    )
+    found = await catalog.list_movies(session, query, page)
+    videos = await media.videos_of(session, [movie.id for movie in found.items])
+    return to_page(found, lambda movie: admin_movie(movie, videos.get(movie.id)))
+
+
+@admin_router.get(
+    "/{movie_id}", responses=error_responses(404), summary="One movie and its video's state"
+)
+async def get_movie(movie_id: uuid.UUID, _: AdminUser, session: ReadSession) -> AdminMovieOut:
+    movie = await catalog.get_movie(session, movie_id, include_unpublished=True)
+    return admin_movie(movie, await media.get_video(session, movie_id))
+
+
+@admin_router.post(
+    "/{movie_id}/publish",
+    responses=error_responses(404, 409),
+    summary="Publish a movie (its video must be ready)",
+)
+async def publish_movie(movie_id: uuid.UUID, _: AdminUser, session: DbSession) -> AdminMovieOut:
+    await catalog.get_movie(session, movie_id, include_unpublished=True)
+    video = await media.ready_video(session, movie_id)
+    movie = await catalog.set_published(session, movie_id, True)
+    return admin_movie(movie, video)
+
+
+@admin_router.post(
+    "/{movie_id}/unpublish", responses=error_responses(404), summary="Unpublish a movie"
+)
+async def unpublish_movie(movie_id: uuid.UUID, _: AdminUser, session: DbSession) -> AdminMovieOut:
+    movie = await catalog.set_published(session, movie_id, False)
+    return admin_movie(movie, await media.get_video(session, movie_id))
+
+
+@admin_router.delete(
+    "/{movie_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404),
+    summary="Delete a movie; its video and pictures are deleted in the background",
+)
+async def delete_movie(
+    movie_id: uuid.UUID, _: AdminUser, session: DbSession, jobs: JobQueue
+) -> Response:
+    await catalog.get_movie(session, movie_id, include_unpublished=True)
+    await media.forget_movie_media(session, movie_id, jobs)
+    await catalog.delete_movie(session, movie_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@admin_router.post(
+    "/{movie_id}/video",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(404, 409),
+    summary="Attach a finished upload as the movie's video and start processing it",
+)
+async def attach_video(
+    movie_id: uuid.UUID,
+    body: AttachVideo,
+    _: AdminUser,
+    session: DbSession,
+    settings: AppSettings,
+    storage: MediaStorage,
+    jobs: JobQueue,
+) -> VideoOut:
+    video = await media.attach_video(
+        session,
+        movie_id=movie_id,
+        upload_id=body.upload_id,
+        settings=settings,
+        storage=storage,
+        jobs=jobs,
+    )
+    return VideoOut.of(video)
+
+
+@admin_router.post(
+    "/{movie_id}/thumbnail",
+    responses=error_responses(404),
+    summary="Upload the movie's poster (JPEG, PNG or WebP)",
+)
+async def upload_thumbnail(
+    movie_id: uuid.UUID,
+    file: UploadFile,
+    _: AdminUser,
+    session: DbSession,
+    storage: MediaStorage,
+) -> ThumbnailOut:
+    data = await file.read(MAX_THUMBNAIL_BYTES + 1)
+    if len(data) > MAX_THUMBNAIL_BYTES:
+        raise media.UnsupportedImage("The image is larger than 15 MiB.")
+    url = await media.set_poster_from_image(session, movie_id=movie_id, data=data, storage=storage)
+    return ThumbnailOut(thumbnail_url=url)
+
+
+@router.get(
+    "/api/movies/{id_or_slug}/playback",
+    responses=error_responses(401, 403, 404, 409),
+    summary="Signed, expiring URLs to play a movie, at the quality the viewer may watch",
+)
+async def start_playback(
+    id_or_slug: Annotated[str, Path(max_length=220)],
+    viewer: OptionalViewer,
+    session: DbSession,
+    settings: AppSettings,
+) -> PlaybackOut:
+    found = await playback.start_playback(
+        session, viewer=viewer, id_or_slug=id_or_slug, settings=settings
+    )
+    return PlaybackOut.model_validate(found)
+
+
+@router.post(
+    "/api/watch/progress",
+    responses=error_responses(401, 404),
+    summary="Remember how far the viewer has watched",
+)
+async def record_progress(body: ProgressIn, user: CurrentUser, session: DbSession) -> ProgressOut:
+    entry = await watching.record_progress(
+        session, user=user, movie_id=body.movie_id, position=body.progress
+    )
+    return ProgressOut.model_validate(entry)
+
+
+@router.get(
+    "/api/user/history", responses=error_responses(401), summary="What the viewer has watched"
+)
+async def history(user: CurrentUser, session: ReadSession, page: PageQuery) -> Page[HistoryItem]:
+    found = await watching.history(session, user=user, page=page)
+    return to_page(
+        found,
+        lambda item: HistoryItem(
+            movie=item[1],
+            progress=item[0].progress,
+            completed=item[0].completed,
+            watched_at=item[0].watched_at,
+        ),
+    )
+
+
+@files_router.get(
+    "/art/{movie_id}/{name}",
+    summary="A poster (public)",
+    response_class=Response,
+    responses=_file_response("The image", "image/jpeg"),
+)
+async def art(
+    movie_id: uuid.UUID,
+    name: Annotated[str, Path(pattern=r"^[a-z0-9]+-\d+\.jpg$")],
+    storage: MediaStorage,
+    settings: AppSettings,
+) -> Response:
+    key = media.art_key(movie_id, name)
+    return await _deliver_existing(storage, key, settings, PUBLIC_IMMUTABLE)
+
+
+@files_router.get(
+    "/{movie_id}/{token}/master.m3u8",
+    summary="The master playlist of a grant: the rungs it opens",
+    response_class=Response,
+    responses=_file_response("An HLS master playlist", PLAYLIST),
+)
+async def master_playlist(
+    movie_id: uuid.UUID, token: str, storage: MediaStorage, settings: AppSettings
+) -> Response:
+    grant = playback.check_grant(settings, movie_id, token)
+    text = (await _read(storage, playback.master_key(grant))).decode()
+    return PlainTextResponse(
+        playback.filter_master(text, grant.max_height),
+        media_type=PLAYLIST,
+        headers={"Cache-Control": "private, max-age=60"},
+    )
+
+
+@files_router.get(
+    "/{movie_id}/{token}/thumbs/{name}",
+    summary="Scrub preview sprites and their WebVTT index",
+    response_class=Response,
+    responses=_file_response("A sprite sheet or the index", "image/jpeg", "text/vtt"),
+)
+async def thumbnails(
+    movie_id: uuid.UUID, token: str, name: str, storage: MediaStorage, settings: AppSettings
+) -> Response:
+    grant = playback.check_grant(settings, movie_id, token)
+    key = playback.thumbnail_key(grant, name)
+    if name.endswith(".vtt") and storage.local_path(key) is None:
+        return await _presigned_playlist(storage, key, settings, media_type="text/vtt")
+    return await _deliver_existing(storage, key, settings, IMMUTABLE)
+
+
+@files_router.get(
+    "/{movie_id}/{token}/{rung}/{name}",
+    summary="A rung's media playlist, init segment or media segment (Range supported)",
+    response_class=Response,
+    responses=_file_response("The file", PLAYLIST, "video/mp4", "video/iso.segment"),
+)
+async def rung_file(
+    movie_id: uuid.UUID,
+    token: str,
+    rung: str,
+    name: str,
+    storage: MediaStorage,
+    settings: AppSettings,
+) -> Response:
+    grant = playback.check_grant(settings, movie_id, token)
+    key = playback.rung_key(grant, rung, name)
+    if name.endswith(".m3u8"):
+        if storage.local_path(key) is None:
+            return await _presigned_playlist(storage, key, settings, media_type=PLAYLIST)
+        return await _deliver_existing(storage, key, settings, "private, max-age=60")
+    return await _deliver_existing(storage, key, settings, IMMUTABLE)
+
+
+async def _read(storage: Storage, key: str) -> bytes:
+    try:
+        return await storage.get_bytes(key)
+    except (FileNotFoundError, BadKey) as error:
+        raise NoSuchMedia() from error
+
+
+async def _deliver_existing(
+    storage: Storage, key: str, settings: Settings, cache_control: str
+) -> Response:
+    local = storage.local_path(key)
+    if local is not None and not local.is_file():
+        raise NoSuchMedia()
+    return deliver(storage, key, settings, cache_control=cache_control)
+
+
+async def _presigned_playlist(
+    storage: Storage, key: str, settings: Settings, *, media_type: str
+) -> Response:
+    text = (await _read(storage, key)).decode()
+    directory = key.rsplit("/", 1)[0] + "/"
+    rewritten = playback.presign_uris(
+        text, storage, directory, expires_in=settings.media_url_seconds
+    )
+    return PlainTextResponse(
+        rewritten, media_type=media_type, headers={"Cache-Control": "private, max-age=60"}
+    )

@@ -1,0 +1,118 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, StrictInt
+
+from kushfilms.catalog.schemas import MovieOut
+from kushfilms.kit.schema import RequestModel, ResponseModel
+from kushfilms.models import Video, VideoStatus
+
+
+class AttachVideo(RequestModel):
+    upload_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class SourceOut(ResponseModel):
+    filename: str
+    size: int
+    container: str
+    video_codec: str
+    width: int = Field(description="Display width (after rotation and pixel aspect)")
+    height: int
+    frame_rate: float
+    duration: float
+    rotation: int
+    audio_codec: str | None
+    audio_channels: int
+
+
+class RenditionOut(ResponseModel):
+    name: str
+    width: int
+    height: int
+    bandwidth: int
+
+
+class VideoOut(ResponseModel):
+    id: uuid.UUID
+    status: VideoStatus
+    progress: float = Field(description="Percent done while processing")
+    eta_seconds: int | None
+    error: str | None
+    attempts: int
+    source: SourceOut
+    renditions: list[RenditionOut]
+    ready_at: datetime | None
+
+    @classmethod
+    def of(cls, video: Video) -> "VideoOut":
+        return cls(
+            id=video.id,
+            status=video.status,
+            progress=video.progress,
+            eta_seconds=video.eta_seconds,
+            error=video.error,
+            attempts=video.attempts,
+            source=SourceOut(
+                filename=video.source_filename,
+                size=video.source_size,
+                container=video.source_container,
+                video_codec=video.source_video_codec,
+                width=video.source_width,
+                height=video.source_height,
+                frame_rate=video.source_frame_rate,
+                duration=video.source_duration,
+                rotation=video.source_rotation,
+                audio_codec=video.source_audio_codec,
+                audio_channels=video.source_audio_channels,
+            ),
+            renditions=[RenditionOut.model_validate(r) for r in video.renditions],
+            ready_at=video.ready_at,
+        )
+
+
+class AdminMovieOut(MovieOut):
+    video: VideoOut | None
+
+
+class ThumbnailOut(ResponseModel):
+    thumbnail_url: str
+
+
+class PlaybackOut(ResponseModel):
+    manifest_url: str
+    expires_at: datetime
+    max_height: int = Field(description="The tallest rung (short side, px) this viewer may watch")
+    poster_url: str | None
+    thumbnails_vtt_url: str
+    duration: int
+    resume_position: int = Field(description="Seconds to start from")
+
+
+class ProgressIn(RequestModel):
+    movie_id: uuid.UUID
+    progress: Annotated[StrictInt, Field(ge=0, le=100 * 3600, description="Seconds watched")]
+
+
+class ProgressOut(ResponseModel):
+    movie_id: uuid.UUID
+    progress: int
+    completed: bool
+    watched_at: datetime
+
+
+class HistoryItem(ResponseModel):
+    movie: MovieOut
+    progress: int
+    completed: bool
+    watched_at: datetime
+
+
+def admin_movie(movie: Any, video: Video | None) -> AdminMovieOut:
+    return AdminMovieOut.model_validate(
+        {
+            **MovieOut.model_validate(movie).model_dump(),
+            "video": VideoOut.of(video) if video else None,
+        }
+    )

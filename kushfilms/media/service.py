@@ -1,0 +1,176 @@
+"""Videos: attaching an upload to a movie, its processing state, posters, deletion."""
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kushfilms.catalog import service as catalog
+from kushfilms.config import Settings
+from kushfilms.errors import Conflict, KushError
+from kushfilms.kit.clock import utcnow
+from kushfilms.media import uploads
+from kushfilms.media.images import UnusableImage, poster_renditions
+from kushfilms.media.probe import ProbeError, SourceInfo, probe
+from kushfilms.media.storage import Storage
+from kushfilms.models import Video, VideoStatus
+from kushfilms.worker.queue import Jobs, enqueue
+
+TRANSCODE = "media.transcode"
+DELETE_OBJECTS = "media.delete_objects"
+
+
+class InvalidMedia(KushError):
+    """The upload is not a video we can play; it has been deleted."""
+
+    status = 422
+    code = "invalid_media"
+    commits = True  # the refused upload's removal must stick
+
+
+class NotAVideo(InvalidMedia):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class UnsupportedImage(KushError):
+    status = 415
+    code = "unsupported_image"
+
+
+class VideoNotReady(Conflict):
+    code = "video_not_ready"
+    message = "This film has no playable video yet."
+
+
+def art_key(movie_id: uuid.UUID, name: str) -> str:
+    return f"art/{movie_id}/{name}"
+
+
+def art_url(key: str) -> str:
+    return f"/media/{key}"
+
+
+async def attach_video(
+    session: AsyncSession,
+    *,
+    movie_id: uuid.UUID,
+    upload_id: str,
+    settings: Settings,
+    storage: Storage,
+    jobs: Jobs,
+) -> Video:
+    """Make a finished upload the movie's video and start processing it.
+
+    The source is probed first; anything that is not a playable video is
+    refused with the reason, and its bytes are deleted.
+    """
+    await catalog.get_movie(session, movie_id, include_unpublished=True)
+    upload = await uploads.take_completed_upload(session, upload_id, settings)
+    staged = uploads.staged_path(settings, upload_id)
+    try:
+        info = await asyncio.to_thread(probe, staged)
+    except ProbeError as error:
+        await uploads.delete_upload(session, upload_id, settings)
+        refusal = NotAVideo if error.code in ("unreadable", "no_video") else InvalidMedia
+        raise refusal(f"{error} The upload has been deleted.", reason=error.code) from error
+
+    previous = await get_video(session, movie_id)
+    if previous is not None:
+        await session.delete(previous)
+        await session.flush()
+        enqueue(session, jobs, DELETE_OBJECTS, previous.prefix)
+    video = Video(id=uuid.uuid4(), movie_id=movie_id, source_filename=upload.filename[:255])
+    video.source_key = f"{video.prefix}source"
+    _record_source(video, info)
+    await storage.move_in(video.source_key, staged, content_type="application/octet-stream")
+    await uploads.delete_upload(session, upload_id, settings)
+    session.add(video)
+    await session.flush()
+    await catalog.set_duration(session, movie_id, round(info.duration))
+    enqueue(session, jobs, TRANSCODE, str(video.id))
+    return video
+
+
+def _record_source(video: Video, info: SourceInfo) -> None:
+    video.status = VideoStatus.UPLOADED
+    video.source_size = info.size_bytes
+    video.source_container = info.container[:64]
+    video.source_video_codec = info.video_codec[:32]
+    video.source_width = info.display_width
+    video.source_height = info.display_height
+    video.source_frame_rate = info.frame_rate
+    video.source_duration = info.duration
+    video.source_rotation = info.rotation
+    video.source_audio_codec = info.audio_codec
+    video.source_audio_channels = info.audio_channels
+    video.source_info = info.to_json()
+
+
+async def get_video(session: AsyncSession, movie_id: uuid.UUID) -> Video | None:
+    video: Video | None = await session.scalar(select(Video).where(Video.movie_id == movie_id))
+    return video
+
+
+async def videos_of(
+    session: AsyncSession, movie_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Video]:
+    if not movie_ids:
+        return {}
+    rows = await session.scalars(select(Video).where(Video.movie_id.in_(movie_ids)))
+    return {video.movie_id: video for video in rows}
+
+
+async def ready_video(session: AsyncSession, movie_id: uuid.UUID) -> Video:
+    video = await get_video(session, movie_id)
+    if video is None or video.status != VideoStatus.READY:
+        raise VideoNotReady(status=video.status.value if video else "no_video")
+    return video
+
+
+async def set_poster_from_image(
+    session: AsyncSession, *, movie_id: uuid.UUID, data: bytes, storage: Storage
+) -> str:
+    """Store an uploaded image as the movie's poster; returns its URL."""
+    await catalog.get_movie(session, movie_id, include_unpublished=True)
+    try:
+        renditions = await asyncio.to_thread(poster_renditions, data)
+    except UnusableImage as error:
+        raise UnsupportedImage(str(error)) from error
+    url = await store_posters(storage, movie_id, renditions)
+    await catalog.set_thumbnail(session, movie_id, url)
+    return url
+
+
+async def store_posters(storage: Storage, movie_id: uuid.UUID, renditions: dict[int, bytes]) -> str:
+    """Store poster sizes under fresh names (so caches never serve an old one)."""
+    stem = secrets.token_hex(6)
+    for width, data in renditions.items():
+        await storage.put_bytes(
+            art_key(movie_id, f"{stem}-{width}.jpg"), data, content_type="image/jpeg"
+        )
+    return art_url(art_key(movie_id, f"{stem}-{max(renditions)}.jpg"))
+
+
+async def forget_movie_media(session: AsyncSession, movie_id: uuid.UUID, jobs: Jobs) -> None:
+    """Once the movie's deletion commits, delete its stored objects (in a job)."""
+    video = await get_video(session, movie_id)
+    if video is not None:
+        enqueue(session, jobs, DELETE_OBJECTS, video.prefix)
+    enqueue(session, jobs, DELETE_OBJECTS, f"art/{movie_id}/")
+
+
+def lease_expiry(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.job_lease_seconds)
+
+
+async def stalled_videos(session: AsyncSession) -> Sequence[Video]:
+    """Videos whose worker stopped renewing its lease (it died mid-job)."""
+    rows = await session.scalars(
+        select(Video).where(Video.status == VideoStatus.PROCESSING, Video.lease_until < utcnow())
+    )
+    return rows.all()

@@ -1,0 +1,263 @@
+"""Media jobs: transcode a video into its HLS ladder, delete objects, recover stalls.
+
+A transcode holds a lease on its video and renews it with every progress
+report; a worker that dies stops renewing, and :func:`recover_stalled` hands
+the video to another attempt. A video is tried at most MAX_ATTEMPTS times.
+"""
+
+import asyncio
+import hashlib
+import logging
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kushfilms.catalog import service as catalog
+from kushfilms.db import Database, transaction
+from kushfilms.kit.clock import utcnow
+from kushfilms.media import service as media
+from kushfilms.media import uploads
+from kushfilms.media.artwork import make_poster
+from kushfilms.media.ffmpeg import TranscodeCancelled, TranscodeError, ffmpeg_executable, run_ffmpeg
+from kushfilms.media.images import poster_renditions
+from kushfilms.media.ladder import ladder_command, output_dirs, plan_ladder, sprite_spec_for
+from kushfilms.media.playlists import sprite_vtt, write_master_playlist
+from kushfilms.media.probe import ProbeError, probe
+from kushfilms.media.storage import Storage, content_type, open_storage
+from kushfilms.models import Video, VideoStatus
+from kushfilms.worker.queue import Jobs, JobSpec
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3
+HEARTBEAT_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Claim:
+    video_id: uuid.UUID
+    movie_id: uuid.UUID
+    source_key: str
+    prefix: str
+    attempt: int
+
+
+@dataclass
+class Progress:
+    percent: float = 0.0
+    eta: float | None = None
+
+
+def transcode(jobs: Jobs, video_id: str) -> None:
+    asyncio.run(_transcode(jobs, uuid.UUID(video_id)))
+
+
+async def _transcode(jobs: Jobs, video_id: uuid.UUID) -> None:
+    settings = jobs.settings
+    db = Database(settings)
+    storage = open_storage(settings)
+    work = settings.data_dir / "work" / str(video_id)
+    try:
+        claim = await _claim(db, video_id, timedelta(seconds=settings.job_lease_seconds))
+        if claim is None:
+            return
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        try:
+            await _process(db, storage, jobs, claim, work)
+        except TranscodeCancelled:
+            log.info("transcode of video %s cancelled (its movie was deleted)", video_id)
+        except ProbeError as error:
+            await _fail(db, claim, str(error))
+        except TranscodeError as error:
+            if claim.attempt >= MAX_ATTEMPTS:
+                await _fail(db, claim, f"Transcoding failed {claim.attempt} times: {error}")
+                return
+            await _release(db, claim, f"Attempt {claim.attempt} failed ({error}); retrying.")
+            raise  # the queue retries with backoff
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        await db.dispose()
+
+
+async def _process(db: Database, storage: Storage, jobs: Jobs, claim: Claim, work: Path) -> None:
+    settings = jobs.settings
+    local = storage.local_path(claim.source_key)
+    if local is None:
+        local = work / "source"
+        await storage.download(claim.source_key, local)
+    digest = await asyncio.to_thread(_sha256, local)
+    info = await asyncio.to_thread(probe, local)
+    ffmpeg = ffmpeg_executable(settings.ffmpeg_path)
+    rungs = plan_ladder(info, settings.ladder_bitrates)
+    sprite = sprite_spec_for(info.duration)
+    out = work / "out"
+    for directory in output_dirs(out, rungs):
+        directory.mkdir(parents=True, exist_ok=True)
+    command = ladder_command(ffmpeg, local, out, info, rungs, sprite=sprite)
+    await _run_with_heartbeat(db, claim, settings.job_lease_seconds, command, info.duration)
+
+    renditions = write_master_playlist(out, rungs)
+    sprite_vtt(out, info, sprite)
+    poster = work / "poster.jpg"
+    await asyncio.to_thread(make_poster, ffmpeg, local, poster, info)
+
+    hls_prefix = f"{claim.prefix}hls/"
+    await storage.delete_prefix(hls_prefix)  # a rerun leaves exactly one set of outputs
+    await _upload_tree(storage, out, hls_prefix)
+    posters = await asyncio.to_thread(poster_renditions, poster.read_bytes())
+    poster_url = await media.store_posters(storage, claim.movie_id, posters)
+
+    async with transaction(db.writer) as session:
+        video = await _current(session, claim)
+        if video is None:  # the movie was deleted while we worked
+            await storage.delete_prefix(claim.prefix)
+            return
+        video.status = VideoStatus.READY
+        video.progress = 100.0
+        video.eta_seconds = None
+        video.error = None
+        video.lease_until = None
+        video.source_sha256 = digest
+        video.renditions = [rendition.to_dict() for rendition in renditions]
+        video.poster_key = poster_url.removeprefix("/media/")
+        video.thumbnails_key = f"{hls_prefix}thumbs/thumbnails.vtt"
+        video.ready_at = utcnow()
+        await catalog.set_thumbnail(session, claim.movie_id, poster_url, unless_set=True)
+    log.info("video %s is ready: %s", claim.video_id, ", ".join(r.name for r in renditions))
+
+
+async def _run_with_heartbeat(
+    db: Database, claim: Claim, lease_seconds: int, command: list[str], duration: float
+) -> None:
+    progress = Progress()
+    stop = threading.Event()
+
+    def report(percent: float, eta: float | None) -> None:
+        progress.percent, progress.eta = percent, eta
+
+    running = asyncio.ensure_future(
+        asyncio.to_thread(
+            run_ffmpeg, command, duration=duration, on_progress=report, should_stop=stop.is_set
+        )
+    )
+    lease = timedelta(seconds=lease_seconds)
+    while not running.done():
+        await asyncio.wait({running}, timeout=HEARTBEAT_SECONDS)
+        if not await _heartbeat(db, claim, progress, lease):
+            stop.set()
+    await running
+
+
+async def _claim(db: Database, video_id: uuid.UUID, lease: timedelta) -> Claim | None:
+    async with transaction(db.writer) as session:
+        video = await session.get(Video, video_id)
+        now = utcnow()
+        if video is None or video.status in (VideoStatus.READY, VideoStatus.FAILED):
+            return None
+        if video.status == VideoStatus.PROCESSING and video.lease_until and video.lease_until > now:
+            return None  # another worker holds it
+        video.status = VideoStatus.PROCESSING
+        video.attempts += 1
+        video.lease_until = now + lease
+        video.progress = 0.0
+        video.eta_seconds = None
+        video.processing_started_at = now
+        return Claim(video.id, video.movie_id, video.source_key, video.prefix, video.attempts)
+
+
+async def _current(session: AsyncSession, claim: Claim) -> Video | None:
+    """The claimed video, unless it was deleted or another attempt took it over."""
+    video = await session.get(Video, claim.video_id)
+    if video is None or video.attempts != claim.attempt:
+        return None
+    return video
+
+
+async def _heartbeat(db: Database, claim: Claim, progress: Progress, lease: timedelta) -> bool:
+    async with transaction(db.writer) as session:
+        video = await _current(session, claim)
+        if video is None or video.status != VideoStatus.PROCESSING:
+            return False
+        video.progress = round(min(progress.percent, 99.9), 1)
+        video.eta_seconds = None if progress.eta is None else round(progress.eta)
+        video.lease_until = utcnow() + lease
+        return True
+
+
+async def _fail(db: Database, claim: Claim, message: str) -> None:
+    async with transaction(db.writer) as session:
+        video = await _current(session, claim)
+        if video is not None:
+            video.status = VideoStatus.FAILED
+            video.error = message[:2000]
+            video.lease_until = None
+            video.eta_seconds = None
+    log.warning("video %s failed: %s", claim.video_id, message)
+
+
+async def _release(db: Database, claim: Claim, message: str) -> None:
+    async with transaction(db.writer) as session:
+        video = await _current(session, claim)
+        if video is not None:
+            video.status = VideoStatus.UPLOADED
+            video.error = message[:2000]
+            video.lease_until = None
+
+
+async def _upload_tree(storage: Storage, root: Path, prefix: str) -> None:
+    files = await asyncio.to_thread(lambda: sorted(p for p in root.rglob("*") if p.is_file()))
+    limit = asyncio.Semaphore(8)
+
+    async def put(path: Path) -> None:
+        async with limit:
+            key = prefix + path.relative_to(root).as_posix()
+            await storage.put_file(key, path, content_type=content_type(path.name))
+
+    await asyncio.gather(*(put(path) for path in files))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(4 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def delete_objects(jobs: Jobs, prefix: str) -> None:
+    removed = asyncio.run(open_storage(jobs.settings).delete_prefix(prefix))
+    log.info("deleted %d objects under %s", removed, prefix)
+
+
+async def recover_stalled(jobs: Jobs) -> int:
+    """Give videos whose worker died (lease expired) another attempt, or fail them."""
+    db = Database(jobs.settings)
+    resend: list[str] = []
+    try:
+        async with transaction(db.writer) as session:
+            for video in await media.stalled_videos(session):
+                if video.attempts >= MAX_ATTEMPTS:
+                    video.status = VideoStatus.FAILED
+                    video.error = f"The worker stopped during all {video.attempts} attempts."
+                else:
+                    video.status = VideoStatus.UPLOADED
+                    video.error = f"The worker stopped during attempt {video.attempts}; retrying."
+                    resend.append(str(video.id))
+                video.lease_until = None
+            await uploads.expire_uploads(session, jobs.settings, now=utcnow())
+    finally:
+        await db.dispose()
+    for video_id in resend:
+        jobs.send(media.TRANSCODE, video_id)
+    return len(resend)
+
+
+JOBS = (
+    JobSpec(media.TRANSCODE, transcode, retries=MAX_ATTEMPTS - 1, retry_delay=20, retry_backoff=3),
+    JobSpec(media.DELETE_OBJECTS, delete_objects, retries=3, retry_delay=30, retry_backoff=2),
+)

@@ -1,0 +1,84 @@
+"""The job queue: Huey on SQLite beside the data, or on Redis when configured.
+
+Jobs are plain functions ``fn(jobs, *args)`` declared by each domain as
+:class:`JobSpec` values (``jobs.settings`` is the configuration, and
+``jobs.send`` queues further jobs); arguments are ids, never objects, and
+every job opens its own database session. A job asked for during a request is sent only once
+that request's transaction commits (:func:`enqueue`).
+"""
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from huey import RedisHuey, SqliteHuey
+from huey.api import Huey
+from huey.consumer import Consumer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kushfilms.config import Settings
+from kushfilms.db import after_commit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    function: Callable[..., None]
+    retries: int = 0
+    retry_delay: int = 0
+    retry_backoff: float = 0
+
+
+def make_huey(settings: Settings) -> Huey:
+    if settings.redis_url:
+        return RedisHuey("kushfilms", url=settings.redis_url, utc=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("kushfilms", filename=str(settings.data_dir / "jobs.db"), utc=True)
+
+
+@dataclass
+class Jobs:
+    """The queue and the jobs it knows, bound to one configuration."""
+
+    settings: Settings
+    specs: Iterable[JobSpec]
+    huey: Huey = field(init=False)
+    tasks: dict[str, Any] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.huey = make_huey(self.settings)
+        for spec in self.specs:
+            self.tasks[spec.name] = self.huey.task(
+                name=spec.name,
+                retries=spec.retries,
+                retry_delay=spec.retry_delay,
+                retry_backoff=spec.retry_backoff,
+            )(_bind(spec.function, self))
+
+    def send(self, name: str, *args: Any, delay: float | None = None) -> None:
+        task = self.tasks[name]
+        if delay:
+            task.schedule(args=args, delay=delay)
+        else:
+            task(*args)
+        log.info("queued %s%r", name, args)
+
+    def consumer(self, threads: int) -> Consumer:
+        return self.huey.create_consumer(workers=threads, worker_type="thread", periodic=False)
+
+
+def _bind(function: Callable[..., None], jobs: "Jobs") -> Callable[..., None]:
+    def run(*args: Any) -> None:
+        function(jobs, *args)
+
+    run.__name__ = function.__name__
+    run.__qualname__ = function.__qualname__
+    return run
+
+
+def enqueue(session: AsyncSession, jobs: Jobs, name: str, *args: Any) -> None:
+    """Send a job once the session's transaction commits, and never if it rolls back."""
+    after_commit(session, lambda: jobs.send(name, *args))

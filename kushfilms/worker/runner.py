@@ -1,0 +1,42 @@
+"""Running consumers: ``kushfilms worker``, and the one ``kushfilms serve`` starts."""
+
+import asyncio
+import logging
+import threading
+
+from kushfilms.config import Settings
+from kushfilms.media import tasks as media_tasks
+from kushfilms.worker.queue import Jobs, JobSpec
+
+log = logging.getLogger(__name__)
+UPLOAD_SWEEP_SECONDS = 600
+
+
+def all_jobs() -> list[JobSpec]:
+    return [*media_tasks.JOBS]
+
+
+def run_worker(settings: Settings, *, threads: int) -> None:
+    """Consume jobs until interrupted, and keep house meanwhile."""
+    jobs = Jobs(settings, all_jobs())
+    stop = threading.Event()
+    keeper = threading.Thread(
+        target=_keep_house, args=(jobs, stop), daemon=True, name="housekeeping"
+    )
+    keeper.start()
+    try:
+        jobs.consumer(threads).run()
+    finally:
+        stop.set()
+
+
+def _keep_house(jobs: Jobs, stop: threading.Event) -> None:
+    """Every half lease: give stalled videos to another attempt, drop stale uploads."""
+    interval = max(1.0, jobs.settings.job_lease_seconds / 2)
+    while True:
+        try:
+            asyncio.run(media_tasks.recover_stalled(jobs))
+        except Exception:
+            log.exception("housekeeping failed; trying again in %.0f s", interval)
+        if stop.wait(interval):
+            return

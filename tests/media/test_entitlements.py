@@ -1,0 +1,46 @@
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.catalog.conftest import add_movie
+
+
+@pytest.mark.parametrize("level", ["BASIC", "PREMIUM"])
+async def test_paid_films_say_what_would_open_them(
+    client: httpx.AsyncClient, admin: dict[str, Any], viewer: dict[str, Any], level: str
+) -> None:
+    movie = await add_movie(client, admin, title="Members Only", access_level=level)
+
+    anonymous = await client.get(f"/api/movies/{movie['slug']}/playback")
+    signed_in = await client.get(f"/api/movies/{movie['slug']}/playback", headers=viewer["headers"])
+
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "sign_in_required"
+    assert anonymous.json()["error"]["required_plan"] == level
+    assert signed_in.status_code == 403
+    assert signed_in.json()["error"] == {
+        "code": "subscription_required",
+        "message": "Your plan does not include this film.",
+        "required_plan": level,
+    }
+
+
+async def test_a_film_without_a_processed_video_cannot_be_played(
+    client: httpx.AsyncClient, admin: dict[str, Any]
+) -> None:
+    movie = await add_movie(client, admin, title="Coming Soon")
+
+    response = await client.get(f"/api/movies/{movie['id']}/playback")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "video_not_ready"
+
+
+async def test_unpublished_and_unknown_films_are_not_found(
+    client: httpx.AsyncClient, admin: dict[str, Any]
+) -> None:
+    draft = await add_movie(client, admin, title="Secret", publish=False)
+
+    assert (await client.get(f"/api/movies/{draft['id']}/playback")).status_code == 404
+    assert (await client.get("/api/movies/nothing-here/playback")).status_code == 404
