@@ -24,6 +24,7 @@ from kushfilms.db import Database, transaction
 from kushfilms.errors import KushError
 from kushfilms.kit.process import die_with_parent
 from kushfilms.logs import configure_logging
+from kushfilms.media import gc
 from kushfilms.media.storage import open_storage
 from kushfilms.media.tasks import transcode
 from kushfilms.worker.queue import Jobs
@@ -215,6 +216,36 @@ def seed_demo(
         return await demo.publish_ready(session, outcome.movies)
 
     typer.echo(f"Added {in_transaction(settings, publish)} playable demo films.")
+
+
+media_app = typer.Typer(help="Media housekeeping.", no_args_is_help=True)
+app.add_typer(media_app, name="media")
+
+
+@media_app.command("gc")
+def media_gc(
+    dry_run: Annotated[bool, typer.Option(help="Only list what would be deleted")] = False,
+) -> None:
+    """Delete stored objects and staged uploads that nothing refers to (older than 1 h)."""
+    settings = load_settings()
+    storage = open_storage(settings)
+
+    async def work(session: AsyncSession) -> gc.Garbage:
+        return await gc.collect(session, storage, settings, delete=not dry_run)
+
+    found = in_transaction(settings, work)
+    verb = "Would delete" if dry_run else "Deleted"
+    for prefix in found.prefixes:
+        typer.echo(f"{verb} {prefix}")
+    for upload_id in found.staged_files:
+        typer.echo(f"{verb} staged upload file {upload_id}")
+    for video_id in found.work_dirs:
+        typer.echo(f"{verb} scratch directory of video {video_id}")
+    typer.echo(
+        f"{verb} {len(found.prefixes)} object prefixes, {len(found.staged_files)} staged "
+        f"files, {len(found.work_dirs)} scratch directories; "
+        f"{found.expired_uploads} expired uploads removed."
+    )
 
 
 def main() -> None:

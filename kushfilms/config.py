@@ -99,6 +99,13 @@ class Settings(BaseSettings):
             raise ValueError(f"not a rate limit like '100/minute': {value!r}") from error
         return value
 
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage(cls, value: str) -> str:
+        if value and not value.startswith(("file:///", "s3://")):
+            raise ValueError("use file:///path or s3://bucket/prefix")
+        return value
+
     @field_validator("database_url", "database_read_url")
     @classmethod
     def _use_async_drivers(cls, value: str) -> str:

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -65,6 +66,14 @@ class Storage(Protocol):
 
     async def list_keys(self, prefix: str) -> list[str]: ...
 
+    async def list_children(self, prefix: str) -> list[str]:
+        """The names one level below ``prefix`` (like ``ls``): "a/" for "videos/a/..."."""
+        ...
+
+    async def modified_at(self, key: str) -> datetime | None:
+        """When the object was last written, or None when there is no such object."""
+        ...
+
     async def delete_prefix(self, prefix: str) -> int: ...
 
     def local_path(self, key: str) -> Path | None:
@@ -118,6 +127,27 @@ class LocalStorage:
             )
 
         return await asyncio.to_thread(walk)
+
+    async def list_children(self, prefix: str) -> list[str]:
+        base = self.path(prefix)
+
+        def names() -> list[str]:
+            if not base.is_dir():
+                return []
+            return sorted(p.name + "/" if p.is_dir() else p.name for p in base.iterdir())
+
+        return await asyncio.to_thread(names)
+
+    async def modified_at(self, key: str) -> datetime | None:
+        path = self.path(key)
+
+        def stat() -> datetime | None:
+            try:
+                return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+            except FileNotFoundError:
+                return None
+
+        return await asyncio.to_thread(stat)
 
     async def delete_prefix(self, prefix: str) -> int:
         target = self.path(prefix)
@@ -231,6 +261,32 @@ class S3Storage:
     async def list_keys(self, prefix: str) -> list[str]:
         full = self.prefix + (check_key(prefix) if prefix else "")
         return await asyncio.to_thread(lambda: sorted(self._iter_keys(full)))
+
+    async def list_children(self, prefix: str) -> list[str]:
+        full = self.prefix + check_key(prefix)
+
+        def names() -> list[str]:
+            found: list[str] = []
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full, Delimiter="/"):
+                found += [p["Prefix"][len(full) :] for p in page.get("CommonPrefixes", [])]
+                found += [o["Key"][len(full) :] for o in page.get("Contents", [])]
+            return sorted(found)
+
+        return await asyncio.to_thread(names)
+
+    async def modified_at(self, key: str) -> datetime | None:
+        def head() -> datetime | None:
+            try:
+                response = self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+            except ClientError as error:
+                if _missing(error):
+                    return None
+                raise
+            modified: datetime = response["LastModified"]
+            return modified
+
+        return await asyncio.to_thread(head)
 
     async def delete_prefix(self, prefix: str) -> int:
         keys = [self.prefix + key for key in await self.list_keys(prefix)]

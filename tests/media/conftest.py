@@ -9,14 +9,17 @@ import threading
 import time
 from collections.abc import Iterator
 
+import boto3
 import pytest
 import uvicorn
+from moto.server import ThreadedMotoServer
 
 from kushfilms.app import create_app
 from kushfilms.worker.queue import Jobs
 from kushfilms.worker.runner import all_jobs
 from tests.conftest import Backend, settings_environment
 
+S3_BUCKET = "kushfilms-test"
 _START_SECONDS = 10.0
 _STOP_SECONDS = 5.0
 
@@ -71,3 +74,23 @@ def job_worker(env: Backend) -> Iterator[subprocess.Popen[bytes]]:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on loopback (a real S3 API over HTTP), with a bucket made."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket=S3_BUCKET)
+    yield endpoint
+    server.stop()

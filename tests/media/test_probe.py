@@ -5,6 +5,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from kushfilms.media.ffmpeg import ffmpeg_executable
 from kushfilms.media.probe import ProbeError, SourceInfo, probe
@@ -178,3 +179,15 @@ def test_too_many_pixels_is_too_large() -> None:
         probe(sample("03"), max_pixels=1920 * 1080)
     assert refused.value.code == "too_large"
     assert "3840x2160" in str(refused.value)
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG", "WEBP"])
+def test_a_still_picture_is_not_a_film(tmp_path: Path, image_format: str) -> None:
+    picture = tmp_path / "poster.mp4"
+    Image.new("RGB", (320, 240), (90, 90, 90)).save(picture, format=image_format)
+
+    with pytest.raises(ProbeError) as refused:
+        probe(picture)
+
+    assert refused.value.code == "unreadable"
+    assert "still image" in str(refused.value)

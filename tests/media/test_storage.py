@@ -1,39 +1,12 @@
 import hashlib
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
+from kushfilms.kit.clock import utcnow
 from kushfilms.media.storage import BadKey, LocalStorage, S3Storage, Storage, open_storage
 from tests.conftest import make_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """moto's S3 server on loopback: a real S3 API over HTTP."""
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    ).create_bucket(Bucket="kushfilms-test")
-    yield endpoint
-    server.stop()
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -120,4 +93,18 @@ async def test_object_storage_hands_out_expiring_direct_urls(storage: Storage) -
 
 def test_storage_urls_are_understood(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="file:///path or s3://"):
-        open_storage(make_settings(tmp_path, storage_url="ftp://example.com/media"))
+        make_settings(tmp_path, storage_url="ftp://example.com/media")
+
+
+async def test_listing_one_level_and_ages(storage: Storage) -> None:
+    for key in ("videos/e/source", "videos/e/hls/master.m3u8", "videos/f/source", "videos/g"):
+        await storage.put_bytes(key, b"x", content_type="text/plain")
+
+    children = await storage.list_children("videos/")
+    age = await storage.modified_at("videos/e/source")
+
+    assert children == ["e/", "f/", "g"]
+    assert age is not None
+    assert abs((utcnow() - age).total_seconds()) < 60
+    assert await storage.modified_at("videos/none") is None
+    assert await storage.list_children("nothing/") == []
