@@ -2,12 +2,24 @@
 
 import asyncio
 import base64
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from kushfilms.accounts import service as accounts
+from kushfilms.app import create_app
+from kushfilms.cli import migrate_database
+from kushfilms.config import Settings
+from kushfilms.db import transaction
+from tests.conftest import PASSWORD, bearer, settings_environment
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -103,3 +115,42 @@ async def ready_movie(
         assert published.status_code == 200, published.text
         body = {**published.json(), "progress_seen": body["progress_seen"]}
     return body
+
+
+@asynccontextmanager
+async def installed(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Any]]]:
+    """A fresh install of its own (migrated, with an admin): a client and the admin's headers.
+
+    For tests that need settings of their own (object storage, a short lease)
+    rather than the shared backends.
+    """
+    await asyncio.to_thread(migrate_database, settings)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with transaction(app.state.db.writer) as session:
+            await accounts.ensure_admin(
+                session, email="ops@example.com", password=PASSWORD, name="Ops"
+            )
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            login = await http.post(
+                "/api/auth/login", json={"email": "ops@example.com", "password": PASSWORD}
+            )
+            yield http, {"headers": bearer(login.json()["access_token"])}
+
+
+def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """A real `kushfilms worker` with these settings."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "kushfilms", "worker"], env=settings_environment(settings)
+    )
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

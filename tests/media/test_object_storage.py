@@ -1,10 +1,7 @@
 """The journey with S3-compatible object storage (moto's server): media come from the store."""
 
 import asyncio
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,61 +9,35 @@ import httpx
 import m3u8
 import pytest
 
-from kushfilms.accounts import service as accounts
-from kushfilms.app import create_app
-from kushfilms.cli import migrate_database
 from kushfilms.config import Settings
-from kushfilms.db import transaction
 from kushfilms.media.ffmpeg import ffmpeg_executable
 from kushfilms.media.synthetic import render_clip
-from tests.conftest import PASSWORD, bearer, make_settings, settings_environment
+from tests.conftest import make_settings
 from tests.media.conftest import S3_BUCKET
-from tests.media.journey import ready_movie
+from tests.media.journey import installed, ready_movie, start_worker, stop_worker
 
 
 @pytest.fixture
 def settings(tmp_path: Path, s3_endpoint: str) -> Settings:
-    settings = make_settings(
+    return make_settings(
         tmp_path,
         storage_url=f"s3://{S3_BUCKET}/journey-{tmp_path.name}",
         s3_endpoint_url=s3_endpoint,
         s3_access_key_id="test",
         s3_secret_access_key="test",
     )
-    migrate_database(settings)
-    return settings
 
 
-@pytest.fixture
-def worker(settings: Settings) -> Iterator[None]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kushfilms", "worker"], env=settings_environment(settings)
-    )
-    yield
-    process.terminate()
-    process.wait(timeout=20)
+async def test_films_play_straight_from_object_storage(settings: Settings, tmp_path: Path) -> None:
+    worker = start_worker(settings)
+    try:
+        async with installed(settings) as (client, admin):
+            await _journey(client, admin, tmp_path)
+    finally:
+        stop_worker(worker)
 
 
-@pytest.fixture
-async def client(settings: Settings, worker: None) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with transaction(app.state.db.writer) as session:
-            await accounts.ensure_admin(
-                session, email="ops@example.com", password=PASSWORD, name="Ops"
-            )
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
-
-
-async def test_films_play_straight_from_object_storage(
-    client: httpx.AsyncClient, tmp_path: Path
-) -> None:
-    login = await client.post(
-        "/api/auth/login", json={"email": "ops@example.com", "password": PASSWORD}
-    )
-    admin: dict[str, Any] = {"headers": bearer(login.json()["access_token"])}
+async def _journey(client: httpx.AsyncClient, admin: dict[str, Any], tmp_path: Path) -> None:
     clip = render_clip(
         ffmpeg_executable(""), tmp_path / "card.mp4", seconds=3, width=854, height=480
     )

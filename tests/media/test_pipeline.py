@@ -78,6 +78,59 @@ async def test_an_uploaded_film_becomes_a_signed_adaptive_stream(
     assert hashlib.sha256(stored).hexdigest() == hashlib.sha256(clip.read_bytes()).hexdigest()
 
 
+async def test_playback_resumes_where_the_viewer_stopped(
+    client: httpx.AsyncClient, admin: dict[str, Any], viewer: dict[str, Any], clip: Path
+) -> None:
+    movie = await ready_movie(client, admin, clip, title="Pick Up Where You Left")
+    playback_url = f"/api/movies/{movie['id']}/playback"
+
+    await client.post(
+        "/api/watch/progress",
+        json={"movie_id": movie["id"], "progress": 2},
+        headers=viewer["headers"],
+    )
+    resumed = (await client.get(playback_url, headers=viewer["headers"])).json()
+    await client.post(
+        "/api/watch/progress",
+        json={"movie_id": movie["id"], "progress": 3},
+        headers=viewer["headers"],
+    )
+    finished = (await client.get(playback_url, headers=viewer["headers"])).json()
+
+    assert resumed["resume_position"] == 2
+    assert finished["resume_position"] == 0  # watched to the end: start again
+    assert (await client.get(playback_url)).json()["resume_position"] == 0
+
+
+async def test_deleting_a_film_mid_transcode_stops_the_work(
+    client: httpx.AsyncClient, admin: dict[str, Any], env: Backend, tmp_path: Path
+) -> None:
+    longer = render_clip(
+        ffmpeg_executable(""), tmp_path / "doomed.mp4", seconds=20, width=1280, height=720
+    )
+    movie = await new_movie(client, admin, "Doomed")
+    await attach(client, admin, movie, longer)
+    deadline = time.monotonic() + 60
+    while True:
+        detail = await client.get(f"/api/admin/movies/{movie['id']}", headers=admin["headers"])
+        video = detail.json()["video"]
+        if video["status"] == "processing" and video["progress"] > 0:
+            break
+        assert time.monotonic() < deadline, video
+        await asyncio.sleep(0.1)
+
+    await client.delete(f"/api/admin/movies/{movie['id']}", headers=admin["headers"])
+
+    await _eventually_empty(env.app.state.storage, f"videos/{video['id']}/")
+    scratch = env.settings.data_dir / "work" / video["id"]
+    deadline = time.monotonic() + 30
+    while scratch.exists():
+        assert time.monotonic() < deadline, "the transcode did not stop"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1)  # a cancelled job must not write its outputs afterwards
+    assert not await env.app.state.storage.list_keys(f"videos/{video['id']}/")
+
+
 async def test_media_urls_cannot_be_forged_stretched_or_reused(
     client: httpx.AsyncClient, admin: dict[str, Any], env: Backend, clip: Path
 ) -> None:
