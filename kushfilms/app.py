@@ -1,7 +1,8 @@
 """create_app(): the settings, the database, the routers and the middleware."""
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -11,6 +12,7 @@ from kushfilms import __version__
 from kushfilms.accounts import routes as accounts
 from kushfilms.accounts.tokens import TokenConfig
 from kushfilms.catalog import routes as catalog
+from kushfilms.catalog.views import ViewCounter
 from kushfilms.config import Settings
 from kushfilms.db import Database
 from kushfilms.errors import install_error_handlers
@@ -35,9 +37,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limiter = RateLimiter(settings.redis_url)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
 
+    views = ViewCounter()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        flushing = asyncio.create_task(views.keep_flushing(db))
         yield
+        flushing.cancel()
+        with suppress(asyncio.CancelledError):
+            await flushing
         await limiter.close()
         if redis is not None:
             await redis.aclose()
@@ -55,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = limiter
     app.state.redis = redis
     app.state.tokens = TokenConfig.from_settings(settings)
+    app.state.views = views
     app.state.storage = open_storage(settings)
     app.state.jobs = Jobs(settings, all_jobs())
 

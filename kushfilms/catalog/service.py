@@ -225,14 +225,15 @@ async def set_thumbnail(
     movie.thumbnail_url = url
 
 
-async def record_view(session: AsyncSession, movie_id: uuid.UUID) -> None:
-    """Count one view towards the movie's popularity."""
-    await session.execute(
-        update(Movie)
-        .where(Movie.id == movie_id)
-        # A view is not an edit: updated_at stays.
-        .values(view_count=Movie.view_count + 1, updated_at=Movie.updated_at)
-    )
+async def add_views(session: AsyncSession, views: Mapping[uuid.UUID, int]) -> None:
+    """Count views towards the movies' popularity (see catalog.views for batching)."""
+    for movie_id, added in views.items():
+        await session.execute(
+            update(Movie)
+            .where(Movie.id == movie_id)
+            # A view is not an edit: updated_at stays.
+            .values(view_count=Movie.view_count + added, updated_at=Movie.updated_at)
+        )
 
 
 async def list_categories(session: AsyncSession, page: PageRequest) -> Paged[tuple[Category, int]]:

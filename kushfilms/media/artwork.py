@@ -1,7 +1,9 @@
-"""A poster frame: upright, SDR, and not one of the black or blank frames films begin with."""
+"""Pictures of a film made from frames its ladder run took (upright and SDR, filtered like
+the rungs' pictures): the scrub-preview sprite sheets, and a poster frame that is not one
+of the black or blank frames films begin with (:func:`poster_spec` says which frames are
+candidates).
+"""
 
-import io
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +11,13 @@ from pathlib import Path
 from PIL import Image, ImageStat
 
 from kushfilms.media.ffmpeg import TranscodeError
-from kushfilms.media.ladder import frame_size, picture_filters, scale_filters
+from kushfilms.media.ladder import (
+    SPRITE_PATTERN,
+    PosterSpec,
+    SpriteSpec,
+    frame_size,
+    thumbnail_size,
+)
 from kushfilms.media.probe import SourceInfo
 
 POSTER_LONG_SIDE = 1280
@@ -19,7 +27,7 @@ _MIN_BRIGHTNESS = 24.0
 # Less spread than this is a flat field (a blank wall, a solid colour slate).
 _MIN_CONTRAST = 16.0
 _JPEG_QUALITY = 88
-_GRAB_TIMEOUT_SECONDS = 120
+_SPRITE_QUALITY = 80
 
 
 @dataclass(frozen=True)
@@ -54,37 +62,41 @@ def poster_size(info: SourceInfo) -> tuple[int, int]:
     return frame_size(info, max(2, int(short * factor) // 2 * 2))
 
 
-def grab_command(ffmpeg: str, source: Path, info: SourceInfo, at: float) -> list[str]:
-    """One frame at ``at`` seconds as PNG on stdout, filtered like the ladder's pictures."""
-    filters = ",".join([*picture_filters(info, fps=None), *scale_filters(*poster_size(info))])
-    return [
-        *(ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error"),
-        *("-ss", f"{at:.3f}", "-i", str(source), "-map", "0:v:0", "-frames:v", "1"),
-        *("-vf", filters, "-f", "image2pipe", "-c:v", "png", "pipe:1"),
-    ]
+def poster_spec(info: SourceInfo) -> PosterSpec:
+    """The candidate frames the ladder run takes: at each of CANDIDATES, at poster size."""
+    width, height = poster_size(info)
+    times = tuple(info.duration * fraction for fraction in CANDIDATES)
+    return PosterSpec(times=times, width=width, height=height)
 
 
-def make_poster(ffmpeg: str, source: Path, dest: Path, info: SourceInfo) -> None:
-    """Write a JPEG poster to ``dest``, chosen among a few frames spread through the film."""
-    frames = [
-        frame
-        for fraction in CANDIDATES
-        if (frame := _grab(grab_command(ffmpeg, source, info, info.duration * fraction)))
-    ]
-    if not frames:
+def make_sprites(stills: Path, sheets_dir: Path, spec: SpriteSpec, info: SourceInfo) -> None:
+    """Tile the run's thumbnails in ``stills``, in film order, left to right and top to
+    bottom, into full-size sheets ``sheets_dir/sprite_000.jpg``..."""
+    width, height = thumbnail_size(spec, info)
+    thumbnails = sorted(stills.glob("thumb_*.jpg"))
+    per_sheet = spec.columns * spec.rows
+    for number, first in enumerate(range(0, len(thumbnails), per_sheet)):
+        sheet = Image.new("RGB", (width * spec.columns, height * spec.rows))
+        for index, path in enumerate(thumbnails[first : first + per_sheet]):
+            row, column = divmod(index, spec.columns)
+            with Image.open(path) as thumbnail:
+                sheet.paste(thumbnail, (column * width, row * height))
+        destination = sheets_dir / (SPRITE_PATTERN % number)
+        sheet.save(destination, "JPEG", quality=_SPRITE_QUALITY, optimize=True)
+
+
+def make_poster(stills: Path, dest: Path) -> None:
+    """Write a JPEG poster to ``dest``: the best of the run's candidate frames in ``stills``,
+    named in film order as :class:`PosterSpec` describes them."""
+    paths = sorted(stills.glob("poster_*.jpg"))
+    # The film's first frame is the poster only when its pictures stopped before
+    # the first candidate time (a long soundtrack on a short video).
+    chosen = paths[1:] or paths
+    if not chosen:
         raise TranscodeError("Could not take a poster frame from the video.")
+    frames = []
+    for path in chosen:
+        with Image.open(path) as image:
+            frames.append(image.convert("RGB"))
     best = frames[pick([score(frame) for frame in frames])]
-    best.convert("RGB").save(dest, "JPEG", quality=_JPEG_QUALITY, optimize=True)
-
-
-def _grab(command: list[str]) -> Image.Image | None:
-    """The frame, or None when there is none to take there (a seek past the last frame)."""
-    try:
-        done = subprocess.run(  # noqa: S603 (built by grab_command from our own values)
-            command, capture_output=True, timeout=_GRAB_TIMEOUT_SECONDS, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return None
-    if done.returncode != 0 or not done.stdout:
-        return None
-    return Image.open(io.BytesIO(done.stdout))
+    best.save(dest, "JPEG", quality=_JPEG_QUALITY, optimize=True)

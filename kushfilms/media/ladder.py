@@ -1,4 +1,5 @@
-"""The HLS ladder: which renditions a source gets, and the one ffmpeg command that makes them."""
+"""The HLS ladder: which renditions a source gets, and the one ffmpeg command that makes them
+(with the frames for the scrub-preview sprites and for the poster)."""
 
 import math
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,11 @@ _TONE_MAP = (
 _AUDIO = ("-c:a", "aac", "-profile:a", "aac_low", "-b:a", "128k", "-ac", "2", "-ar", "48000")
 SPRITE_DIR = "thumbs"
 SPRITE_PATTERN = "sprite_%03d.jpg"
+# Frames the run takes for pictures made after it (sprite sheets, the poster); not published.
+STILLS_DIR = "stills"
+THUMB_PATTERN = "thumb_%05d.jpg"
+POSTER_PATTERN = "poster_%02d.jpg"
+_STILL_QUALITY = 2  # near lossless: they are encoded again
 _MAX_THUMBNAILS = 400
 _MIN_SPRITE_INTERVAL = 2
 
@@ -75,6 +81,17 @@ class SpriteSpec:
     width: int = 160
     columns: int = 10
     rows: int = 10
+
+
+@dataclass(frozen=True)
+class PosterSpec:
+    """Poster candidates at ``width`` x ``height``: the film's first frame (the last resort,
+    for a film whose pictures stop early), then the first frame at or after each of
+    ``times`` (seconds)."""
+
+    times: tuple[float, ...]
+    width: int
+    height: int
 
 
 def sprite_spec_for(duration: float) -> SpriteSpec:
@@ -142,15 +159,14 @@ def frame_size(info: SourceInfo, short: int) -> tuple[int, int]:
     return _even(short * aspect), short
 
 
-def picture_filters(info: SourceInfo, fps: float | None) -> list[str]:
+def picture_filters(info: SourceInfo, fps: float) -> list[str]:
     """Make the decoded picture progressive, constant-rate and SDR; autorotation runs before."""
     # The source's per-frame metadata (HDR mastering, Dolby Vision, ambient
     # light) would otherwise reach the first output and mark SDR video as HDR.
     filters = ["sidedata=mode=delete"]
     if info.interlaced:
         filters.append("bwdif=mode=send_frame:parity=auto:deint=interlaced")
-    if fps is not None:
-        filters.append(f"fps={_rate_text(fps)}")
+    filters.append(f"fps={_rate_text(fps)}")
     if info.hdr:
         filters.extend(_TONE_MAP)
     return filters
@@ -162,8 +178,9 @@ def scale_filters(width: int, height: int) -> list[str]:
 
 
 def output_dirs(out_dir: Path, rungs: Sequence[Rung]) -> list[Path]:
-    """Directories the ladder command writes into; ffmpeg makes none of the sprite's itself."""
-    return [out_dir / rung.name for rung in rungs] + [out_dir / SPRITE_DIR]
+    """Directories the ladder command writes into (and the sprites' own); ffmpeg makes none
+    of the images' itself."""
+    return [out_dir / rung.name for rung in rungs] + [out_dir / SPRITE_DIR, out_dir / STILLS_DIR]
 
 
 def ladder_command(
@@ -176,19 +193,23 @@ def ladder_command(
     segment_seconds: int = 4,
     gop_seconds: int = 2,
     sprite: SpriteSpec,
+    poster: PosterSpec,
     preset: str = "veryfast",
 ) -> list[str]:
-    """One decode, every rung and the sprite sheets: ``out_dir/<rung>/index.m3u8`` and
-    ``out_dir/thumbs/sprite_000.jpg``...; the directories of ``output_dirs`` must exist.
+    """One decode, every rung, the scrub thumbnails and the poster candidates:
+    ``out_dir/<rung>/index.m3u8``, ``out_dir/stills/thumb_00000.jpg``... and
+    ``out_dir/stills/poster_00.jpg``...; the directories of ``output_dirs`` must exist.
 
     Every rung is its own HLS output (rather than one ``-var_stream_map`` output)
     because ffmpeg numbers the init segments of a variant map (``init_0.mp4``)
-    and each rung's directory is to hold a plain ``init.mp4``.
+    and each rung's directory is to hold a plain ``init.mp4``. The thumbnails are
+    tiled into sprite sheets afterwards, not by ffmpeg's ``tile``: ffmpeg reports
+    no progress until every output has begun, and a sheet begins only once full.
     """
     fps = rungs[0].fps
     command = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
     command += ["-progress", "pipe:1", "-nostats", "-i", str(source)]
-    command += ["-filter_complex", _filter_graph(info, rungs, sprite, fps)]
+    command += ["-filter_complex", _filter_graph(info, rungs, sprite, poster, fps)]
     gop = round(fps * gop_seconds)
     for index, rung in enumerate(rungs):
         command += ["-map", f"[v{index}]"]
@@ -212,13 +233,25 @@ def ladder_command(
         command += ["-hls_fmp4_init_filename", "init.mp4"]
         command += ["-hls_segment_filename", str(rung_dir / "seg_%05d.m4s")]
         command.append(str(rung_dir / "index.m3u8"))
-    command += ["-map", "[sprites]", *_private_output(), "-c:v", "mjpeg", "-q:v", "4"]
-    command += ["-f", "image2", "-start_number", "0", str(out_dir / SPRITE_DIR / SPRITE_PATTERN)]
+    command += _stills_output("[thumbs]", out_dir / STILLS_DIR / THUMB_PATTERN)
+    command += _stills_output("[poster]", out_dir / STILLS_DIR / POSTER_PATTERN)
     return command
 
 
-def _filter_graph(info: SourceInfo, rungs: Sequence[Rung], sprite: SpriteSpec, fps: float) -> str:
-    branches = len(rungs) + 1
+def _stills_output(label: str, pattern: Path) -> list[str]:
+    """Only the selected frames, each once (an image2 output would repeat them to keep the
+    rate), with no encoder name in them for the pictures made of them to carry on."""
+    return [
+        *("-map", label, *_private_output(), "-fps_mode:v", "passthrough"),
+        *("-c:v", "mjpeg", "-q:v", str(_STILL_QUALITY), "-flags:v", "+bitexact"),
+        *("-f", "image2", "-start_number", "0", str(pattern)),
+    ]
+
+
+def _filter_graph(
+    info: SourceInfo, rungs: Sequence[Rung], sprite: SpriteSpec, poster: PosterSpec, fps: float
+) -> str:
+    branches = len(rungs) + 2
     shared = [*picture_filters(info, fps), f"split={branches}"]
     labels = "".join(f"[p{index}]" for index in range(branches))
     chains = [f"[0:v:0]{','.join(shared)}{labels}"]
@@ -231,13 +264,26 @@ def _filter_graph(info: SourceInfo, rungs: Sequence[Rung], sprite: SpriteSpec, f
     first_of_bucket = (
         f"isnan(prev_selected_t)+gt(floor(t/{interval})\\,floor(prev_selected_t/{interval}))"
     )
-    thumbs = [
-        f"select={first_of_bucket}",
-        *scale_filters(width, height),
-        f"tile={sprite.columns}x{sprite.rows}",
+    # Selected before scaling, so only the frames kept are scaled.
+    thumbs = [f"select={first_of_bucket}", *_still_filters(width, height)]
+    chains.append(f"[p{len(rungs)}]{','.join(thumbs)}[thumbs]")
+    stills = [
+        f"select={_poster_frames(poster.times)}",
+        *_still_filters(poster.width, poster.height),
     ]
-    chains.append(f"[p{len(rungs)}]{','.join(thumbs)}[sprites]")
+    chains.append(f"[p{len(rungs) + 1}]{','.join(stills)}[poster]")
     return ";".join(chains)
+
+
+def _still_filters(width: int, height: int) -> list[str]:
+    """Exact size with square pixels, full range as JPEG has it."""
+    return [f"scale={width}:{height}:out_range=pc", "setsar=1"]
+
+
+def _poster_frames(times: Sequence[float]) -> str:
+    """A select expression true for the first frame, and the first at or after each time."""
+    firsts = (f"gte(t\\,{at:.3f})*(isnan(prev_t)+lt(prev_t\\,{at:.3f}))" for at in times)
+    return "+".join(("isnan(prev_t)", *firsts))
 
 
 def _private_output() -> list[str]:

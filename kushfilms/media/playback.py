@@ -57,6 +57,7 @@ class NoSuchMedia(NotFound):
 
 @dataclass(frozen=True)
 class Playback:
+    movie_id: uuid.UUID
     manifest_url: str
     expires_at: datetime
     max_height: int
@@ -87,8 +88,8 @@ async def start_playback(
     grant = Grant(movie.id, video.id, viewer_tag, max(allowed), expires_at)
     base = f"/media/{movie.id}/{sign_grant(grant, media_key(settings))}/"
     resume = await watching.resume_position(session, viewer, movie)
-    await catalog.record_view(session, movie.id)
     return Playback(
+        movie_id=movie.id,
         manifest_url=base + "master.m3u8",
         expires_at=expires_at,
         max_height=max(allowed),

@@ -185,13 +185,15 @@ async def upload_thumbnail(
 )
 async def start_playback(
     id_or_slug: Annotated[str, Path(max_length=220)],
+    request: Request,
     viewer: OptionalViewer,
-    session: DbSession,
+    session: ReadSession,
     settings: AppSettings,
 ) -> PlaybackOut:
     found = await playback.start_playback(
         session, viewer=viewer, id_or_slug=id_or_slug, settings=settings
     )
+    request.app.state.views.count(found.movie_id)
     return PlaybackOut.model_validate(found)
 
 

@@ -4,7 +4,6 @@ import asyncio
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -162,10 +161,6 @@ async def forget_movie_media(session: AsyncSession, movie_id: uuid.UUID, jobs: J
     if video is not None:
         enqueue(session, jobs, DELETE_OBJECTS, video.prefix)
     enqueue(session, jobs, DELETE_OBJECTS, f"art/{movie_id}/")
-
-
-def lease_expiry(settings: Settings) -> timedelta:
-    return timedelta(seconds=settings.job_lease_seconds)
 
 
 async def stalled_videos(session: AsyncSession) -> Sequence[Video]:

@@ -120,10 +120,11 @@ class LocalStorage:
         base = self.root / check_key(prefix) if prefix else self.root
 
         def walk() -> list[str]:
-            if not base.exists():
-                return []
+            # os.walk skips directories that vanish midway (a deletion in another process).
             return sorted(
-                str(path.relative_to(self.root)) for path in base.rglob("*") if path.is_file()
+                str((Path(directory) / name).relative_to(self.root))
+                for directory, _, names in os.walk(base)
+                for name in names
             )
 
         return await asyncio.to_thread(walk)

@@ -10,8 +10,9 @@ import hashlib
 import logging
 import shutil
 import threading
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,12 +23,19 @@ from kushfilms.db import Database, transaction
 from kushfilms.kit.clock import utcnow
 from kushfilms.media import service as media
 from kushfilms.media import uploads
-from kushfilms.media.artwork import make_poster
+from kushfilms.media.artwork import make_poster, make_sprites, poster_spec
 from kushfilms.media.ffmpeg import TranscodeCancelled, TranscodeError, ffmpeg_executable, run_ffmpeg
 from kushfilms.media.images import poster_renditions
-from kushfilms.media.ladder import ladder_command, output_dirs, plan_ladder, sprite_spec_for
+from kushfilms.media.ladder import (
+    SPRITE_DIR,
+    STILLS_DIR,
+    ladder_command,
+    output_dirs,
+    plan_ladder,
+    sprite_spec_for,
+)
 from kushfilms.media.playlists import sprite_vtt, write_master_playlist
-from kushfilms.media.probe import ProbeError, probe
+from kushfilms.media.probe import SourceInfo
 from kushfilms.media.storage import Storage, content_type, open_storage
 from kushfilms.models import Video, VideoStatus
 from kushfilms.worker.queue import Jobs, JobSpec
@@ -44,12 +52,29 @@ class Claim:
     source_key: str
     prefix: str
     attempt: int
+    source: SourceInfo  # as probed when the upload was attached
 
 
 @dataclass
 class Progress:
     percent: float = 0.0
     eta: float | None = None
+
+
+@dataclass
+class Stopwatch:
+    """How long each stage of a job took, for its log line."""
+
+    laps: dict[str, float] = field(default_factory=dict)
+    mark: float = field(default_factory=time.monotonic)
+
+    def lap(self, stage: str) -> None:
+        now = time.monotonic()
+        self.laps[stage] = now - self.mark
+        self.mark = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in self.laps.items())
 
 
 def transcode(jobs: Jobs, video_id: str) -> None:
@@ -71,8 +96,6 @@ async def _transcode(jobs: Jobs, video_id: uuid.UUID) -> None:
             await _process(db, storage, jobs, claim, work)
         except TranscodeCancelled:
             log.info("transcode of video %s cancelled (its movie was deleted)", video_id)
-        except ProbeError as error:
-            await _fail(db, claim, str(error))
         except TranscodeError as error:
             if claim.attempt >= MAX_ATTEMPTS:
                 await _fail(db, claim, f"Transcoding failed {claim.attempt} times: {error}")
@@ -86,31 +109,41 @@ async def _transcode(jobs: Jobs, video_id: uuid.UUID) -> None:
 
 async def _process(db: Database, storage: Storage, jobs: Jobs, claim: Claim, work: Path) -> None:
     settings = jobs.settings
+    stopwatch = Stopwatch()
     local = storage.local_path(claim.source_key)
     if local is None:
         local = work / "source"
         await storage.download(claim.source_key, local)
     digest = await asyncio.to_thread(_sha256, local)
-    info = await asyncio.to_thread(probe, local)
+    stopwatch.lap("source")
+    info = claim.source
     ffmpeg = ffmpeg_executable(settings.ffmpeg_path)
     rungs = plan_ladder(info, settings.ladder_bitrates)
     sprite = sprite_spec_for(info.duration)
     out = work / "out"
     for directory in output_dirs(out, rungs):
         directory.mkdir(parents=True, exist_ok=True)
-    command = ladder_command(ffmpeg, local, out, info, rungs, sprite=sprite)
+    command = ladder_command(
+        ffmpeg, local, out, info, rungs, sprite=sprite, poster=poster_spec(info)
+    )
     await _run_with_heartbeat(db, claim, settings.job_lease_seconds, command, info.duration)
+    stopwatch.lap("ffmpeg")
 
     renditions = write_master_playlist(out, rungs)
+    stills = out / STILLS_DIR
+    await asyncio.to_thread(make_sprites, stills, out / SPRITE_DIR, sprite, info)
     sprite_vtt(out, info, sprite)
     poster = work / "poster.jpg"
-    await asyncio.to_thread(make_poster, ffmpeg, local, poster, info)
+    await asyncio.to_thread(make_poster, stills, poster)
+    await asyncio.to_thread(shutil.rmtree, stills)  # made into the pictures; not published
+    stopwatch.lap("pictures")
 
     hls_prefix = f"{claim.prefix}hls/"
     await storage.delete_prefix(hls_prefix)  # a rerun leaves exactly one set of outputs
     await _upload_tree(storage, out, hls_prefix)
     posters = await asyncio.to_thread(poster_renditions, poster.read_bytes())
     poster_url = await media.store_posters(storage, claim.movie_id, posters)
+    stopwatch.lap("store")
 
     async with transaction(db.writer) as session:
         video = await _current(session, claim)
@@ -128,7 +161,9 @@ async def _process(db: Database, storage: Storage, jobs: Jobs, claim: Claim, wor
         video.thumbnails_key = f"{hls_prefix}thumbs/thumbnails.vtt"
         video.ready_at = utcnow()
         await catalog.set_thumbnail(session, claim.movie_id, poster_url, unless_set=True)
-    log.info("video %s is ready: %s", claim.video_id, ", ".join(r.name for r in renditions))
+    stopwatch.lap("record")
+    names = ", ".join(rendition.name for rendition in renditions)
+    log.info("video %s is ready: %s (%s)", claim.video_id, names, stopwatch)
 
 
 async def _run_with_heartbeat(
@@ -167,7 +202,14 @@ async def _claim(db: Database, video_id: uuid.UUID, lease: timedelta) -> Claim |
         video.progress = 0.0
         video.eta_seconds = None
         video.processing_started_at = now
-        return Claim(video.id, video.movie_id, video.source_key, video.prefix, video.attempts)
+        return Claim(
+            video.id,
+            video.movie_id,
+            video.source_key,
+            video.prefix,
+            video.attempts,
+            SourceInfo.from_json(video.source_info),
+        )
 
 
 async def _current(session: AsyncSession, claim: Claim) -> Video | None:

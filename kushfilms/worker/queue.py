@@ -67,7 +67,14 @@ class Jobs:
         log.info("queued %s%r", name, args)
 
     def consumer(self, threads: int) -> Consumer:
-        return self.huey.create_consumer(workers=threads, worker_type="thread", periodic=False)
+        # Redis storage blocks on the queue (BRPOP): a job starts as soon as it is
+        # sent, and huey's delays only pace retries after a connection error. SQLite
+        # storage is polled; an idle worker looks every tenth of a second (a read that
+        # takes no lock) rather than backing off to huey's default of 10 s.
+        polling = {} if self.huey.storage.blocking else {"initial_delay": 0.1, "max_delay": 0.1}
+        return self.huey.create_consumer(
+            workers=threads, worker_type="thread", periodic=False, **polling
+        )
 
 
 def _bind(function: Callable[..., None], jobs: "Jobs") -> Callable[..., None]:

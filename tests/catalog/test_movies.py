@@ -64,9 +64,7 @@ async def test_sorting(
     banana = await add_movie(client, admin, title="banana split")
     await add_movie(client, admin, title="Apple Pie")
     cherry = await add_movie(client, admin, title="Cherry Blossom")
-    for _ in range(3):
-        await service.record_view(db_session, uuid.UUID(cherry["id"]))
-    await service.record_view(db_session, uuid.UUID(banana["id"]))
+    await service.add_views(db_session, {uuid.UUID(cherry["id"]): 3, uuid.UUID(banana["id"]): 1})
     await db_session.commit()
 
     assert await titles(client, "sort=title") == ["Apple Pie", "banana split", "Cherry Blossom"]

@@ -5,6 +5,7 @@ import pytest
 
 from kushfilms.config import DEFAULT_LADDER_BITRATES
 from kushfilms.media.ladder import (
+    PosterSpec,
     Rung,
     SpriteSpec,
     frame_size,
@@ -22,6 +23,7 @@ from kushfilms.media.probe import SourceInfo
 FFMPEG = "/opt/ffmpeg"
 SOURCE = Path("/films/source.mov")
 OUT = Path("/work/out")
+POSTER = PosterSpec(times=(6.0, 15.0, 24.0, 36.0), width=1280, height=720)
 
 
 def source(
@@ -313,7 +315,14 @@ def test_thumbnails_keep_the_display_shape() -> None:
 def command(info: SourceInfo, *, preset: str = "veryfast") -> list[str]:
     rungs = ladder(info)
     return ladder_command(
-        FFMPEG, SOURCE, OUT, info, rungs, sprite=SpriteSpec(interval=2), preset=preset
+        FFMPEG,
+        SOURCE,
+        OUT,
+        info,
+        rungs,
+        sprite=SpriteSpec(interval=2),
+        poster=POSTER,
+        preset=preset,
     )
 
 
@@ -334,6 +343,11 @@ def outputs(arguments: list[str]) -> list[list[str]]:
     return groups
 
 
+def hls_outputs(arguments: list[str]) -> list[list[str]]:
+    """The rungs' outputs, without the sprites' and the poster's."""
+    return [group for group in outputs(arguments) if option(group, "-f") == "hls"]
+
+
 def option(group: list[str], name: str) -> str:
     return group[group.index(name) + 1]
 
@@ -347,22 +361,24 @@ def test_the_source_is_read_and_decoded_once() -> None:
     assert "-var_stream_map" not in arguments
 
 
-def test_the_graph_splits_into_every_rung_and_the_sprites() -> None:
+def test_the_graph_splits_into_every_rung_the_sprites_and_the_poster() -> None:
     arguments = command(source(3840, 2160))
     chains = graph(arguments).split(";")
-    assert "split=6[p0][p1][p2][p3][p4][p5]" in chains[0]
+    assert len(chains) == 8
+    assert "split=7[p0][p1][p2][p3][p4][p5][p6]" in chains[0]
     assert chains[1] == "[p0]scale=640:360:out_range=tv,setsar=1,format=yuv420p[v0]"
     assert chains[5] == "[p4]scale=3840:2160:out_range=tv,setsar=1,format=yuv420p[v4]"
     assert chains[6].startswith("[p5]select=")
-    assert chains[6].endswith(
-        "scale=160:90:out_range=tv,setsar=1,format=yuv420p,tile=10x10[sprites]"
-    )
+    assert chains[6].endswith(",scale=160:90:out_range=pc,setsar=1[thumbs]")
+    assert chains[7].startswith("[p6]select=")
+    assert chains[7].endswith(",scale=1280:720:out_range=pc,setsar=1[poster]")
+    assert "tile=" not in graph(arguments)  # see test_progress_is_reported_from_the_start
 
 
 def test_each_rung_is_an_hls_output_of_its_own() -> None:
     arguments = command(source(1920, 1080))
     groups = outputs(arguments)
-    assert len(groups) == 5
+    assert len(groups) == 6
     for index, (group, name) in enumerate(
         zip(groups, ["360p", "480p", "720p", "1080p"], strict=False)
     ):
@@ -375,14 +391,15 @@ def test_each_rung_is_an_hls_output_of_its_own() -> None:
         assert option(group, "-hls_flags") == "independent_segments"
         assert option(group, "-hls_fmp4_init_filename") == "init.mp4"
         assert option(group, "-hls_segment_filename") == str(OUT / name / "seg_%05d.m4s")
-    assert groups[-1][-1] == str(OUT / "thumbs" / "sprite_%03d.jpg")
-    assert option(groups[-1], "-map") == "[sprites]"
-    assert option(groups[-1], "-start_number") == "0"
+    assert groups[-2][-1] == str(OUT / "stills" / "thumb_%05d.jpg")
+    assert option(groups[-2], "-map") == "[thumbs]"
+    assert groups[-1][-1] == str(OUT / "stills" / "poster_%02d.jpg")
+    assert option(groups[-1], "-map") == "[poster]"
 
 
 def test_video_is_h264_high_at_each_rungs_rate_and_level() -> None:
     info = source(1920, 1080, fps=60)
-    for group, rung in zip(outputs(command(info)), ladder(info), strict=False):
+    for group, rung in zip(hls_outputs(command(info)), ladder(info), strict=True):
         assert option(group, "-c:v") == "libx264"
         assert option(group, "-profile:v") == "high"
         assert option(group, "-level:v") == rung.level
@@ -394,13 +411,13 @@ def test_video_is_h264_high_at_each_rungs_rate_and_level() -> None:
 
 
 def test_the_preset_can_be_chosen() -> None:
-    groups = outputs(command(source(), preset="ultrafast"))
-    assert {option(group, "-preset:v") for group in groups[:-1]} == {"ultrafast"}
+    groups = hls_outputs(command(source(), preset="ultrafast"))
+    assert {option(group, "-preset:v") for group in groups} == {"ultrafast"}
 
 
 @pytest.mark.parametrize(("fps", "gop"), [(30000 / 1001, 60), (24, 48), (25, 50), (60, 120)])
 def test_closed_gops_of_two_seconds_line_up_across_rungs(fps: float, gop: int) -> None:
-    for group in outputs(command(source(fps=fps)))[:-1]:
+    for group in hls_outputs(command(source(fps=fps))):
         assert option(group, "-g:v") == str(gop)
         assert option(group, "-keyint_min:v") == str(gop)
         assert option(group, "-x264-params:v") == "scenecut=0:open-gop=0"
@@ -411,7 +428,15 @@ def test_segment_and_gop_lengths_are_parameters() -> None:
     info = source(fps=25)
     rungs = ladder(info)
     arguments = ladder_command(
-        FFMPEG, SOURCE, OUT, info, rungs, sprite=SpriteSpec(2), segment_seconds=6, gop_seconds=3
+        FFMPEG,
+        SOURCE,
+        OUT,
+        info,
+        rungs,
+        sprite=SpriteSpec(2),
+        poster=POSTER,
+        segment_seconds=6,
+        gop_seconds=3,
     )
     first = outputs(arguments)[0]
     assert (option(first, "-hls_time"), option(first, "-g:v")) == ("6", "75")
@@ -419,7 +444,7 @@ def test_segment_and_gop_lengths_are_parameters() -> None:
 
 
 def test_audio_is_stereo_aac_in_every_rung() -> None:
-    for group in outputs(command(source(audio_streams=2)))[:-1]:
+    for group in hls_outputs(command(source(audio_streams=2))):
         assert group.count("-map") == 2
         assert group[group.index("-map", group.index("-map") + 1) + 1] == "0:a:0"
         assert option(group, "-c:a") == "aac"
@@ -480,15 +505,59 @@ def test_picture_filters_run_in_order() -> None:
         "zscale=t=bt709:m=bt709:r=tv",
         "format=yuv420p",
     ]
-    assert "fps" not in ",".join(picture_filters(source(), fps=None))
 
 
 def test_sprite_thumbnails_are_the_first_frame_of_each_interval() -> None:
-    sprites = graph(command(source())).split(";")[-1]
+    sprites = graph(command(source())).split(";")[-2]
     expression = "isnan(prev_selected_t)+gt(floor(t/2)\\,floor(prev_selected_t/2))"
     assert sprites.startswith(f"[p4]select={expression},")
 
 
-def test_output_dirs_hold_every_rung_and_the_sprites() -> None:
+def test_output_dirs_hold_every_rung_the_sprites_and_the_stills() -> None:
     rungs = ladder(source(1280, 720))
-    assert output_dirs(OUT, rungs) == [OUT / "360p", OUT / "480p", OUT / "720p", OUT / "thumbs"]
+    assert output_dirs(OUT, rungs) == [
+        OUT / "360p",
+        OUT / "480p",
+        OUT / "720p",
+        OUT / "thumbs",
+        OUT / "stills",
+    ]
+
+
+def test_progress_is_reported_from_the_start() -> None:
+    # ffmpeg reports no progress until every output has written its first frame, so
+    # each output gets one from the film's first frame on: every rung, the first
+    # thumbnail, and the first poster candidate (the last resort).
+    thumbs, poster = graph(command(source())).split(";")[-2:]
+    assert thumbs.startswith("[p4]select=isnan(prev_selected_t)+")
+    assert poster.startswith("[p5]select=isnan(prev_t)+")
+
+
+# Stills: scrub thumbnails and poster candidates
+
+
+def test_poster_candidates_are_the_first_frame_and_the_first_at_each_time() -> None:
+    info = source(1920, 1080, hdr=True)
+    rungs = ladder(info)
+    poster = PosterSpec(times=(6.0, 15.25), width=1280, height=720)
+    arguments = ladder_command(
+        FFMPEG, SOURCE, OUT, info, rungs, sprite=SpriteSpec(2), poster=poster
+    )
+    chain = graph(arguments).split(";")[-1]
+    assert chain == (
+        "[p5]select=isnan(prev_t)"
+        "+gte(t\\,6.000)*(isnan(prev_t)+lt(prev_t\\,6.000))"
+        "+gte(t\\,15.250)*(isnan(prev_t)+lt(prev_t\\,15.250)),"
+        "scale=1280:720:out_range=pc,setsar=1[poster]"
+    )
+    # After the shared filters: the candidates are tone-mapped and constant-rate too.
+    assert "tonemap=hable" in graph(arguments).split(";")[0]
+
+
+def test_stills_are_written_once_each_as_plain_jpegs() -> None:
+    for group in outputs(command(source()))[-2:]:
+        assert option(group, "-fps_mode:v") == "passthrough"
+        assert option(group, "-c:v") == "mjpeg"
+        assert option(group, "-flags:v") == "+bitexact"
+        assert option(group, "-f") == "image2"
+        assert option(group, "-start_number") == "0"

@@ -50,6 +50,9 @@ async def test_an_uploaded_film_becomes_a_signed_adaptive_stream(
     playback = (await client.get(f"/api/movies/{movie['slug']}/playback")).json()
 
     assert playback["max_height"] == 480  # anonymous viewers get the free quality
+    await env.app.state.views.flush(env.app.state.db)
+    counted = await client.get(f"/api/admin/movies/{movie['id']}", headers=admin["headers"])
+    assert counted.json()["view_count"] == 1
     assert playback["duration"] == 3
     assert playback["resume_position"] == 0
     master_response = await client.get(playback["manifest_url"])

@@ -24,8 +24,10 @@ from kushfilms.config import DEFAULT_LADDER_BITRATES
 from kushfilms.media.artwork import (
     FrameScore,
     make_poster,
+    make_sprites,
     pick,
     poster_size,
+    poster_spec,
     score,
 )
 from kushfilms.media.ffmpeg import (
@@ -35,7 +37,10 @@ from kushfilms.media.ffmpeg import (
     run_ffmpeg,
 )
 from kushfilms.media.ladder import (
+    SPRITE_DIR,
+    STILLS_DIR,
     Rung,
+    SpriteSpec,
     ladder_command,
     output_dirs,
     plan_ladder,
@@ -64,25 +69,36 @@ class Ladder:
     out: Path
     renditions: list[Rendition]
     reports: list[tuple[float, float | None]]
+    candidates: list[Path]
+    poster: Path
 
 
-def transcode(source: Path, out: Path) -> Ladder:
-    """What the transcode job does, minus storage and the database."""
-    info = probe(source)
+def transcode(source: Path, out: Path, info: SourceInfo | None = None) -> Ladder:
+    """What the transcode job does, minus storage and the database (``info``: what the
+    probe would say, for a source that misstates itself)."""
+    info = info or probe(source)
     rungs = plan_ladder(info, DEFAULT_LADDER_BITRATES)
     sprite = sprite_spec_for(info.duration)
     for directory in output_dirs(out, rungs):
         directory.mkdir(parents=True)
     reports: list[tuple[float, float | None]] = []
+    command = ladder_command(
+        FFMPEG, source, out, info, rungs, sprite=sprite, poster=poster_spec(info), preset=PRESET
+    )
     run_ffmpeg(
-        ladder_command(FFMPEG, source, out, info, rungs, sprite=sprite, preset=PRESET),
+        command,
         duration=info.duration,
         on_progress=lambda percent, eta: reports.append((percent, eta)),
         should_stop=lambda: False,
     )
     renditions = write_master_playlist(out, rungs)
+    stills = out / STILLS_DIR
+    make_sprites(stills, out / SPRITE_DIR, sprite, info)
     sprite_vtt(out, info, sprite)
-    return Ladder(source, info, rungs, out, renditions, reports)
+    candidates = sorted(stills.glob("poster_*.jpg"))
+    poster = out.parent / f"{out.name}-poster.jpg"
+    make_poster(stills, poster)
+    return Ladder(source, info, rungs, out, renditions, reports, candidates, poster)
 
 
 @pytest.fixture(
@@ -374,7 +390,14 @@ def test_a_cancelled_run_stops_ffmpeg(tmp_path: Path) -> None:
     for directory in output_dirs(out, rungs):
         directory.mkdir(parents=True)
     command = ladder_command(
-        FFMPEG, source, out, info, rungs, sprite=sprite_spec_for(info.duration), preset="medium"
+        FFMPEG,
+        source,
+        out,
+        info,
+        rungs,
+        sprite=sprite_spec_for(info.duration),
+        poster=poster_spec(info),
+        preset="medium",
     )
     started = time.monotonic()
     with pytest.raises(TranscodeCancelled):
@@ -401,6 +424,36 @@ def processes_mentioning(text: str) -> Iterator[int]:
 
 
 # Posters
+
+
+def test_thumbnails_are_tiled_in_film_order_into_full_sheets(tmp_path: Path) -> None:
+    spec = SpriteSpec(interval=2, width=32, columns=3, rows=2)
+    info = dataclasses.replace(probe(sample("01")), duration=14.0)  # 16:9: 32x18 tiles
+    stills, sheets = tmp_path / "stills", tmp_path / "thumbs"
+    stills.mkdir()
+    sheets.mkdir()
+    shades = [(40 * n, 255 - 40 * n, 128) for n in range(7)]
+    for number, shade in enumerate(shades):
+        Image.new("RGB", (32, 18), shade).save(stills / f"thumb_{number:05d}.jpg", quality=95)
+
+    make_sprites(stills, sheets, spec, info)
+
+    assert sorted(path.name for path in sheets.iterdir()) == ["sprite_000.jpg", "sprite_001.jpg"]
+    with (
+        Image.open(sheets / "sprite_000.jpg") as first,
+        Image.open(sheets / "sprite_001.jpg") as last,
+    ):
+        assert first.size == last.size == (96, 36)
+        for number, shade in enumerate(shades[:6]):
+            row, column = divmod(number, 3)
+            assert near(first.getpixel((column * 32 + 16, row * 18 + 9)), shade)
+        assert near(last.getpixel((16, 9)), shades[6])
+        assert near(last.getpixel((48, 27)), (0, 0, 0))  # an unused tile stays black
+
+
+def near(pixel: object, colour: tuple[int, int, int]) -> bool:
+    assert isinstance(pixel, tuple)
+    return all(abs(a - b) <= 8 for a, b in zip(pixel, colour, strict=True))
 
 
 def test_frames_are_scored_for_light_and_detail() -> None:
@@ -432,9 +485,16 @@ def test_a_poster_skips_a_black_opening(tmp_path: Path) -> None:
         *("-vf", "drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='lt(t,3)'"),
         *("-c:v", "libx264", "-preset", "ultrafast"),
     )
-    poster = tmp_path / "poster.jpg"
-    make_poster(FFMPEG, film, poster, probe(film))
-    with Image.open(poster) as image:
+    made = transcode(film, tmp_path / "out")
+    # The opening frame (the last resort), then one at each of the four candidate times.
+    assert [path.name for path in made.candidates] == [f"poster_{n:02d}.jpg" for n in range(5)]
+    scores = []
+    for path in made.candidates:
+        with Image.open(path) as candidate:
+            assert candidate.size == (640, 360)
+            scores.append(score(candidate))
+    assert [candidate.usable for candidate in scores] == [False, False, False, True, True]
+    with Image.open(made.poster) as image:
         assert image.format == "JPEG"
         assert image.size == (640, 360)
         assert score(image).usable
@@ -444,24 +504,47 @@ def test_a_poster_skips_a_black_opening(tmp_path: Path) -> None:
     ("number", "size"),
     [("02", (720, 1280)), ("04", (1280, 720)), ("08", (1280, 720)), ("17", (426, 240))],
 )
-def test_posters_are_upright_sdr_and_at_most_1280_px(
-    number: str, size: tuple[int, int], tmp_path: Path
-) -> None:
+def test_posters_are_the_display_size_shrunk_to_1280_px(number: str, size: tuple[int, int]) -> None:
     info = probe(sample(number))
     assert poster_size(info) == size
-    poster = tmp_path / "poster.jpg"
-    make_poster(FFMPEG, sample(number), poster, info)
-    with Image.open(poster) as image:
-        assert image.size == size
+    assert (poster_spec(info).width, poster_spec(info).height) == size
+    assert poster_spec(info).times == pytest.approx(
+        tuple(info.duration * fraction for fraction in (0.10, 0.25, 0.40, 0.60))
+    )
+
+
+def test_every_film_gets_an_upright_sdr_poster(ladder: Ladder) -> None:
+    with Image.open(ladder.poster) as image:
+        assert image.format == "JPEG"
+        assert image.size == poster_size(ladder.info)
         assert image.mode == "RGB"
+        assert max(image.size) <= 1280
         assert not image.getexif()
-        if number != "08":  # 08 is a nearly black recording from start to end
+        assert "comment" not in image.info  # nothing of the encoder's is carried on
+        # 05 is a night scene and 08 a nearly black recording, from start to end.
+        if not ladder.source.name.startswith(("05", "08")):
             assert score(image).usable
 
 
-def test_no_poster_from_a_film_that_ends_before_it_claims(clip: Path, tmp_path: Path) -> None:
-    claimed = dataclasses.replace(probe(clip), duration=600.0)  # every candidate is past the end
+def test_a_film_whose_pictures_stop_early_gets_its_first_frame(tmp_path: Path) -> None:
+    # Two seconds of pictures under twenty of sound: every candidate time is past them.
+    film = make_clip(
+        tmp_path / "radio.mp4",
+        *("-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=2"),
+        *("-f", "lavfi", "-i", "sine=f=440:d=20"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"),
+    )
+    made = transcode(film, tmp_path / "out")
+    assert made.info.duration == pytest.approx(20, abs=0.1)
+    assert [path.name for path in made.candidates] == ["poster_00.jpg"]
+    with av.open(str(film)) as container:
+        opening = next(container.decode(video=0)).to_image()
+    with Image.open(made.poster) as image:
+        assert likeness(image, opening) > 0.95
+
+
+def test_no_poster_without_a_candidate(tmp_path: Path) -> None:
     poster = tmp_path / "poster.jpg"
     with pytest.raises(TranscodeError, match="poster frame"):
-        make_poster(FFMPEG, clip, poster, claimed)
+        make_poster(tmp_path, poster)
     assert not poster.exists()
