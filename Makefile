@@ -10,9 +10,10 @@ STAMP := $(VENV)/.installed-stamp
 install: $(STAMP)
 
 # Reinstalls only when the dependency pins change.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	npm ci --no-audit --no-fund --silent
 	touch $(STAMP)
 
 run: install

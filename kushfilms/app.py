@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from kushfilms import __version__
 from kushfilms.accounts import routes as accounts
+from kushfilms.accounts import sessions
 from kushfilms.accounts.tokens import TokenConfig
 from kushfilms.catalog import routes as catalog
 from kushfilms.catalog.views import ViewCounter
@@ -23,8 +24,14 @@ from kushfilms.media import routes as media
 from kushfilms.media import upload_routes
 from kushfilms.media.storage import open_storage
 from kushfilms.media.upload_routes import TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS
-from kushfilms.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from kushfilms.middleware import (
+    BodyLimitMiddleware,
+    CompressTextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from kushfilms.ratelimit import ApiRateLimitMiddleware, RateLimiter
+from kushfilms.web.middleware import CsrfSeedMiddleware
+from kushfilms.web.setup import install_pages, page_errors, security_policy
 from kushfilms.worker.queue import Jobs
 from kushfilms.worker.runner import all_jobs
 
@@ -57,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="The Kush Films streaming platform API. Errors are "
         '`{"error": {"code": "...", "message": "..."}}`; lists are paginated.',
         lifespan=lifespan,
+        docs_url=None,  # served by the pages, with Swagger UI from our own files
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = db
@@ -67,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.storage = open_storage(settings)
     app.state.jobs = Jobs(settings, all_jobs())
 
-    install_error_handlers(app)
+    install_error_handlers(app, page_errors=page_errors)
+    install_pages(app, settings)
     for router in (
         health,
         accounts.router,
@@ -84,7 +94,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cache = ResponseCache(
         seconds=settings.cache_seconds, generation=catalog.CATALOG_GENERATION
     )
-    app.add_middleware(PublicCacheMiddleware, cache=app.state.cache, paths=catalog.PUBLIC_PATHS)
+    app.add_middleware(
+        PublicCacheMiddleware,
+        cache=app.state.cache,
+        paths=catalog.PUBLIC_PATHS,
+        credential_cookies=(sessions.COOKIE,),
+    )
     app.add_middleware(
         ApiRateLimitMiddleware,
         limiter=limiter,
@@ -107,5 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             r"/api/admin/movies/[^/]+/thumbnail$": media.MAX_THUMBNAIL_BYTES + 64 * 1024,
         },
     )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(CsrfSeedMiddleware)
+    app.add_middleware(CompressTextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, content_security_policy=security_policy(settings))
     return app

@@ -1,12 +1,12 @@
 """Errors are values with a status, rendered as ``{"error": {"code", "message"}}``."""
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
@@ -168,27 +168,47 @@ _HTTP_CODES = {
 }
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    async def on_kush_error(_: Request, exc: Exception) -> JSONResponse:
+# Pages answer errors in HTML; the web layer installs the renderer.
+PageErrorRenderer = Callable[[Request, int, str, str], Response | None]
+
+
+def install_error_handlers(app: FastAPI, page_errors: PageErrorRenderer | None = None) -> None:
+    """JSON errors for the API; ``page_errors`` may answer for pages instead."""
+
+    def respond(request: Request, json: JSONResponse, code: str, message: str) -> Response:
+        if page_errors is not None:
+            page = page_errors(request, json.status_code, code, message)
+            if page is not None:
+                page.headers.update({k: v for k, v in json.headers.items() if k == "retry-after"})
+                return page
+        return json
+
+    async def on_kush_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, KushError)
-        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+        json = JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+        return respond(request, json, exc.code, exc.detail)
 
-    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return validation_error_response(exc)
+        json = validation_error_response(exc)
+        return respond(request, json, "validation_error", "The request is not valid.")
 
-    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
-        return JSONResponse(
+        json = JSONResponse(
             {"error": {"code": code, "message": message}},
             status_code=exc.status_code,
             headers=exc.headers,
         )
+        return respond(request, json, code, message)
 
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error_json(500, "internal_error", "Something went wrong on our side.")
+        message = "Something went wrong on our side."
+        return respond(
+            request, error_json(500, "internal_error", message), "internal_error", message
+        )
 
     app.add_exception_handler(KushError, on_kush_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -4,6 +4,7 @@ import re
 from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kushfilms.errors import error_json
@@ -16,8 +17,11 @@ _SECURITY_HEADERS = [
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, content_security_policy: str = "") -> None:
         self.app = app
+        self.headers = list(_SECURITY_HEADERS)
+        if content_security_policy:
+            self.headers.append((b"content-security-policy", content_security_policy.encode()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -26,10 +30,25 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", []), *self.headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class CompressTextMiddleware:
+    """gzip for pages, scripts and JSON; media files go out as they are (ranges, video)."""
+
+    def __init__(self, app: ASGIApp, *, skip: tuple[str, ...] = ("/media/",)) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=1024)
+        self.skip = skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(self.skip):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

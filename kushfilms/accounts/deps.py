@@ -4,13 +4,21 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from kushfilms.accounts import service
+from kushfilms.accounts import service, sessions
 from kushfilms.accounts.service import InvalidToken, TokenExpired
 from kushfilms.accounts.tokens import TokenConfig, TokenError, read_access_token
 from kushfilms.db import ReadSession
 from kushfilms.errors import Forbidden, Unauthorized
+from kushfilms.kit import csrf
 from kushfilms.models import Role, User
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+    message = "This request lacks the page's CSRF token; reload the page and try again."
+
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/auth/login")
 
@@ -24,12 +32,13 @@ Tokens = Annotated[TokenConfig, Depends(token_config)]
 
 
 async def _optional_viewer(
+    request: Request,
     session: ReadSession,
     tokens: Tokens,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User | None:
     if credentials is None:
-        return None
+        return await _cookie_viewer(request, session)
     try:
         user_id = read_access_token(tokens, credentials.credentials)
     except TokenError as error:
@@ -38,6 +47,30 @@ async def _optional_viewer(
         return await service.get_user(session, user_id)
     except service.UserNotFound as error:
         raise InvalidToken("The account behind this token no longer exists.") from error
+
+
+async def _cookie_viewer(request: Request, session: AsyncSession) -> User | None:
+    """The pages' signed-in user, for scripts of our own pages calling the API.
+
+    A cookie is sent by the browser whatever site made the request, so every
+    request that changes something must also carry the page's CSRF token.
+    """
+    token = request.cookies.get(sessions.COOKIE)
+    if not token:
+        return None
+    found = await sessions.find_session(session, token)
+    if found is None:
+        return None
+    if request.method not in csrf.SAFE_METHODS and not csrf.token_valid(
+        csrf_key(request), request.cookies.get(csrf.COOKIE), request.headers.get(csrf.HEADER)
+    ):
+        raise CsrfFailed()
+    return found[1]
+
+
+def csrf_key(request: Request) -> bytes:
+    key: bytes = request.app.state.csrf_key
+    return key
 
 
 async def _current_user(user: Annotated[User | None, Depends(_optional_viewer)]) -> User:

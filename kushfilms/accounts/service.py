@@ -41,6 +41,11 @@ class InvalidCredentials(Unauthorized):
     message = "The email or password is wrong."
 
 
+class WrongPassword(Unprocessable):
+    code = "wrong_password"
+    message = "The current password is wrong."
+
+
 class InvalidToken(Unauthorized):
     code = "invalid_token"
     message = "The token is not valid."
@@ -133,6 +138,36 @@ async def end_session(session: AsyncSession, raw_token: str) -> None:
     token = await _find_refresh_token(session, raw_token)
     if token is not None:
         await _revoke_family(session, token.family_id, now=utcnow())
+
+
+async def change_password(session: AsyncSession, user: User, *, current: str, new: str) -> None:
+    """Replace the password after checking the current one; other sign-ins end."""
+    valid, _ = await verify_password(current, user.password_hash)
+    if not valid:
+        raise WrongPassword(field="current_password")
+    problem = password_problem(new, user_inputs=[user.email, user.name])
+    if problem:
+        raise WeakPassword(problem, field="new_password")
+    user.password_hash = await hash_password(new)
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def update_profile(session: AsyncSession, user: User, *, name: str, email: str) -> None:
+    """Change the display name and the (normalised) email."""
+    if email != user.email:
+        if await find_user_by_email(session, email):
+            raise EmailTaken(field="email")
+        user.email = email
+    user.name = name
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        raise EmailTaken(field="email") from error
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:

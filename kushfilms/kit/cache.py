@@ -11,7 +11,8 @@ them all for a while, as a CDN would:
   (its :class:`Generation` moves on). Changes made by other processes show
   once the entry ages out.
 - Concurrent misses for one URL make one request to the application.
-- Requests that carry credentials, and every method but GET, pass straight by.
+- Requests that carry credentials (an Authorization header, or a session
+  cookie), and every method but GET, pass straight by.
 """
 
 import asyncio
@@ -89,9 +90,17 @@ _PER_RESPONSE = {b"content-length", b"date", b"set-cookie", b"etag", b"cache-con
 class PublicCacheMiddleware:
     """Serve anonymous GETs of the given path patterns from a :class:`ResponseCache`."""
 
-    def __init__(self, app: ASGIApp, *, cache: ResponseCache, paths: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        cache: ResponseCache,
+        paths: Iterable[str],
+        credential_cookies: Iterable[str] = (),
+    ) -> None:
         self.app = app
         self.cache = cache
+        self.credential_cookies = tuple(f"{name}=".encode() for name in credential_cookies)
         self.pattern = re.compile("|".join(f"(?:{path})" for path in paths))
         self.clock: Callable[[], float] = time.monotonic
         self.inflight: dict[bytes, asyncio.Future[Entry | None]] = {}
@@ -122,7 +131,12 @@ class PublicCacheMiddleware:
             return False
         if not self.pattern.fullmatch(scope["path"]):
             return False
-        return all(name != b"authorization" for name, _ in scope["headers"])
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                return False
+            if name == b"cookie" and any(c in value for c in self.credential_cookies):
+                return False
+        return True
 
     async def _fill(self, key: bytes, scope: Scope, receive: Receive, send: Send) -> Entry | None:
         """Ask the application, answer the client, and keep a 200 answer."""

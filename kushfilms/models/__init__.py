@@ -8,6 +8,7 @@ from kushfilms.models.upload import Upload
 from kushfilms.models.user import Role, User
 from kushfilms.models.video import Video, VideoStatus
 from kushfilms.models.watch_history import WatchHistory
+from kushfilms.models.web_session import WebSession
 
 __all__ = [
     "AccessLevel",
@@ -21,4 +22,5 @@ __all__ = [
     "Video",
     "VideoStatus",
     "WatchHistory",
+    "WebSession",
 ]

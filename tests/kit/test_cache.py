@@ -187,3 +187,22 @@ async def test_conditional_requests(http: httpx.AsyncClient) -> None:
 
     assert not_modified.status_code == 304
     assert not_modified.headers["etag"] == etag
+
+
+async def test_requests_with_a_session_cookie_are_not_cached(
+    origin: Origin, generation: Generation, clock: Clock
+) -> None:
+    app = Starlette(routes=[Route("/public/{name}", origin.endpoint)])
+    cache = ResponseCache(seconds=10, generation=generation)
+    wrapped = PublicCacheMiddleware(
+        app, cache=cache, paths=[r"/public/[^/]+"], credential_cookies=["kf_session"]
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=wrapped), base_url="http://cache"
+    ) as http:
+        await http.get("/public/a", headers={"Cookie": "theme=dark"})
+        await http.get("/public/a", headers={"Cookie": "theme=dark"})  # from the cache
+        await http.get("/public/a", headers={"Cookie": "theme=dark; kf_session=abc"})
+        await http.get("/public/a", headers={"Cookie": "kf_session=abc"})
+
+    assert origin.calls == 3

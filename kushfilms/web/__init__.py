@@ -1,0 +1,1 @@
+"""The pages: server-rendered with Jinja2, htmx and a little JavaScript."""

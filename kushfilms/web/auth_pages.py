@@ -1,0 +1,278 @@
+"""Signing up, in and out, and the viewer's own account page."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kushfilms.accounts import service as accounts
+from kushfilms.accounts import sessions
+from kushfilms.accounts.schemas import normalize_email
+from kushfilms.db import DbSession, ReadSession
+from kushfilms.errors import KushError
+from kushfilms.kit.pagination import PageRequest
+from kushfilms.media import watching
+from kushfilms.models import User
+from kushfilms.ratelimit import RateLimiter, client_ip
+from kushfilms.web.deps import CheckedForm, PageUser, PageViewer, Templates
+from kushfilms.web.templating import Pages
+
+router = APIRouter(include_in_schema=False)
+Text = Annotated[str, Form(max_length=1024)]
+
+
+def safe_next(target: str | None) -> str:
+    """Only our own paths: a sign-in link must not send people elsewhere."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
+
+
+def signed_in(request: Request, token: str, target: str) -> RedirectResponse:
+    response = RedirectResponse(safe_next(target), status_code=303)
+    response.set_cookie(
+        sessions.COOKIE,
+        token,
+        max_age=int(sessions.LIFETIME.total_seconds()),
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="lax",
+    )
+    return response
+
+
+def _limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
+def _email_problem(email: str) -> str | None:
+    try:
+        normalize_email(email)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+@router.get("/login")
+async def login_page(
+    request: Request, viewer: PageViewer, pages: Templates, next: str = "/"
+) -> Response:
+    if viewer is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return pages.render(
+        request, "login.html", viewer=None, next=safe_next(next), form={}, errors={}
+    )
+
+
+@router.post("/login", dependencies=[CheckedForm])
+async def login(
+    request: Request,
+    session: DbSession,
+    pages: Templates,
+    email: Text = "",
+    password: Text = "",
+    next: Text = "/",
+) -> Response:
+    form = {"email": email}
+    errors = {}
+    if problem := _email_problem(email):
+        errors["email"] = problem
+    if not password:
+        errors["password"] = "Enter your password."  # noqa: S105 - a message, not a secret
+    if errors:
+        return pages.render(
+            request,
+            "login.html",
+            viewer=None,
+            next=next,
+            form=form,
+            errors=errors,
+            status_code=422,
+        )
+    normalized = normalize_email(email)
+    settings = request.app.state.settings
+    try:
+        await _limiter(request).enforce(
+            settings.login_limit,
+            "login",
+            client_ip(request),
+            normalized,
+            message="Too many sign-in attempts.",
+        )
+        user = await accounts.authenticate(session, email=normalized, password=password)
+    except KushError as error:
+        return pages.render(
+            request,
+            "login.html",
+            viewer=None,
+            next=next,
+            form=form,
+            errors={"form": error.detail},
+            status_code=error.status,
+        )
+    token = await sessions.open_session(
+        session, user, user_agent=request.headers.get("user-agent", "")
+    )
+    return signed_in(request, token, next)
+
+
+@router.get("/register")
+async def register_page(request: Request, viewer: PageViewer, pages: Templates) -> Response:
+    if viewer is not None:
+        return RedirectResponse("/", status_code=303)
+    return pages.render(request, "register.html", viewer=None, form={}, errors={})
+
+
+@router.post("/register", dependencies=[CheckedForm])
+async def register(
+    request: Request,
+    session: DbSession,
+    pages: Templates,
+    name: Text = "",
+    email: Text = "",
+    password: Text = "",
+) -> Response:
+    form = {"name": name, "email": email}
+    errors = {}
+    if not name.strip():
+        errors["name"] = "Tell us what to call you."
+    elif len(name.strip()) > 100:
+        errors["name"] = "Use at most 100 characters."
+    if problem := _email_problem(email):
+        errors["email"] = problem
+    if not errors:
+        settings = request.app.state.settings
+        try:
+            await _limiter(request).enforce(
+                settings.register_limit,
+                "register",
+                client_ip(request),
+                message="Too many accounts created from this address.",
+            )
+            user = await accounts.register(
+                session, email=normalize_email(email), password=password, name=name.strip()
+            )
+        except KushError as error:
+            errors[error.extra.get("field", "form")] = error.detail
+        else:
+            token = await sessions.open_session(
+                session, user, user_agent=request.headers.get("user-agent", "")
+            )
+            return signed_in(request, token, "/")
+    return pages.render(
+        request, "register.html", viewer=None, form=form, errors=errors, status_code=422
+    )
+
+
+@router.get("/logout")
+async def logout_page(request: Request, viewer: PageViewer, pages: Templates) -> Response:
+    if viewer is None:
+        return RedirectResponse("/", status_code=303)
+    return pages.render(request, "logout.html", viewer=viewer)
+
+
+@router.post("/logout", dependencies=[CheckedForm])
+async def logout(request: Request, session: DbSession) -> Response:
+    token = request.cookies.get(sessions.COOKIE)
+    if token:
+        await sessions.close_session(session, token)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(sessions.COOKIE, httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/account", response_class=HTMLResponse)
+async def account(
+    request: Request,
+    user: PageUser,
+    session: ReadSession,
+    pages: Templates,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    return await _account_page(request, user, session, pages, page=page)
+
+
+NOTICES = {"profile": "Your details are saved.", "password": "Your password is changed."}
+
+
+async def _account_page(
+    request: Request,
+    user: User,
+    session: AsyncSession,
+    pages: Pages,
+    *,
+    page: int = 1,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    history = await watching.history(session, user=user, page=PageRequest(page=page))
+    notice = NOTICES.get(request.query_params.get("saved", ""), "")
+    return pages.render(
+        request,
+        "account.html",
+        viewer=user,
+        history=history,
+        form=form or {"name": user.name, "email": user.email},
+        errors=errors or {},
+        notice=notice,
+        status_code=status_code,
+    )
+
+
+@router.post("/account/profile", dependencies=[CheckedForm])
+async def update_profile(
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    pages: Templates,
+    name: Text = "",
+    email: Text = "",
+) -> Response:
+    form = {"name": name, "email": email}
+    errors = {}
+    if not name.strip() or len(name.strip()) > 100:
+        errors["name"] = "Use 1 to 100 characters."
+    if problem := _email_problem(email):
+        errors["email"] = problem
+    if not errors:
+        me = await accounts.get_user(session, user.id)
+        try:
+            await accounts.update_profile(
+                session, me, name=name.strip(), email=normalize_email(email)
+            )
+        except KushError as error:
+            errors[error.extra.get("field", "form")] = error.detail
+        else:
+            return RedirectResponse("/account?saved=profile", status_code=303)
+    return await _account_page(
+        request, user, session, pages, form=form, errors=errors, status_code=422
+    )
+
+
+@router.post("/account/password", dependencies=[CheckedForm])
+async def change_password(
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    pages: Templates,
+    current_password: Text = "",
+    new_password: Text = "",
+) -> Response:
+    me = await accounts.get_user(session, user.id)
+    try:
+        await accounts.change_password(session, me, current=current_password, new=new_password)
+    except KushError as error:
+        return await _account_page(
+            request,
+            user,
+            session,
+            pages,
+            errors={error.extra.get("field", "password_form"): error.detail},
+            status_code=422,
+        )
+    # Everywhere else signs out; this browser stays signed in.
+    await sessions.close_other_sessions(session, me, keep=request.cookies.get(sessions.COOKIE))
+    return RedirectResponse("/account?saved=password", status_code=303)

@@ -1,0 +1,40 @@
+"""Errors on pages: a page in the site's style, or off to the sign-in page."""
+
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from kushfilms.web.templating import Pages
+
+_NOT_PAGES = ("/api/", "/media/", "/health", "/static/", "/openapi.json", "/docs")
+TITLES = {
+    400: "That did not work",
+    403: "Not for you",
+    404: "Nothing here",
+    405: "Not like that",
+    409: "Not right now",
+    413: "Too large",
+    422: "Please check the form",
+    429: "Slow down",
+    500: "Something broke",
+}
+
+
+def is_page(request: Request) -> bool:
+    return not request.url.path.startswith(_NOT_PAGES)
+
+
+def error_page(request: Request, pages: Pages, status: int, code: str, message: str) -> Response:
+    if code == "login_required":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    return pages.render(
+        request,
+        "error.html",
+        viewer=None,
+        status_code=status,
+        status=status,
+        title=TITLES.get(status, "That did not work"),
+        message=message,
+    )

@@ -1,0 +1,52 @@
+"""Wiring the pages into the app: templates, static files, routes, error pages."""
+
+import logging
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from kushfilms.config import Settings
+from kushfilms.kit.signing import derive_key
+from kushfilms.web import auth_pages, docs_page
+from kushfilms.web.assets import Assets, static_router
+from kushfilms.web.errors import error_page, is_page
+from kushfilms.web.middleware import content_security_policy
+from kushfilms.web.templating import Pages
+
+log = logging.getLogger(__name__)
+ROUTERS = (auth_pages.router, docs_page.router)
+
+
+def install_pages(app: FastAPI, settings: Settings) -> None:
+    assets = Assets()
+    missing = assets.missing_vendor_files()
+    if missing:
+        log.warning("front-end files missing (run `make install`): %s", ", ".join(missing))
+    app.state.csrf_key = derive_key(settings.secret_key.get_secret_value(), "csrf")
+    app.state.pages = Pages(assets, app.state.csrf_key)
+    app.include_router(static_router(assets))
+    for router in ROUTERS:
+        app.include_router(router)
+
+
+def page_errors(request: Request, status: int, code: str, message: str) -> Response | None:
+    """The error page for page requests; None lets the API answer in JSON."""
+    if not is_page(request):
+        return None
+    pages: Pages = request.app.state.pages
+    return error_page(request, pages, status, code, message)
+
+
+def media_origins(settings: Settings) -> str:
+    """Where browsers fetch media from besides this site (the object store)."""
+    if not settings.storage_url.startswith("s3://"):
+        return ""
+    if settings.s3_endpoint_url:
+        endpoint = urlsplit(settings.s3_endpoint_url)
+        return f"{endpoint.scheme}://{endpoint.netloc} {endpoint.scheme}://*.{endpoint.netloc}"
+    return "https:"  # AWS answers from regional and bucket-named hosts
+
+
+def security_policy(settings: Settings) -> str:
+    return content_security_policy(media_origins(settings))
