@@ -88,14 +88,14 @@ async def register(session: AsyncSession, *, email: str, password: str, name: st
     if problem:
         raise WeakPassword(problem, field="password")
     if await find_user_by_email(session, email):
-        raise EmailTaken()
+        raise EmailTaken(field="email")
     user = User(email=email, name=name, password_hash=await hash_password(password))
     session.add(user)
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as error:  # a concurrent registration won the race
-        raise EmailTaken() from error
+        raise EmailTaken(field="email") from error
     return user
 
 
