@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limits={
             "/api/admin/uploads": settings.upload_max_bytes,
             r"/api/admin/movies/[^/]+/thumbnail$": media.MAX_THUMBNAIL_BYTES + 64 * 1024,
+            r"/admin/movies/[^/]+/poster$": media.MAX_THUMBNAIL_BYTES + 64 * 1024,
         },
     )
     app.add_middleware(CsrfSeedMiddleware)

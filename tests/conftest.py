@@ -8,8 +8,14 @@ the migrations and dropped at the end.
 
 import asyncio
 import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -30,12 +37,16 @@ from kushfilms.cli import migrate_database
 from kushfilms.config import Settings, async_database_url
 from kushfilms.db import Database, transaction
 from kushfilms.models import Base
+from kushfilms.worker.queue import Jobs
+from kushfilms.worker.runner import all_jobs
 
 POSTGRES_URL = os.environ.get("KF_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("KF_TEST_REDIS_URL", "")
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 PASSWORD = "correct-horse-battery-staple"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+_SERVER_START_SECONDS = 10.0
+_SERVER_STOP_SECONDS = 5.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -263,3 +274,55 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "KF_LOG_LEVEL": "warning",
     }
     return {**environment, **values}
+
+
+@pytest.fixture(scope="session")
+def job_worker(env: Backend) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `kushfilms worker` consuming the backend's job queue."""
+    Jobs(env.settings, all_jobs()).huey.flush()  # nothing left over from earlier runs
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kushfilms", "worker"],
+        env=settings_environment(env.settings),
+        start_new_session=True,
+    )
+    yield process
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(env: Backend) -> Iterator[str]:
+    """The backend's app served by uvicorn on a free loopback port; yields its base URL.
+
+    The server runs its own event loop in a background thread, so it serves an
+    app of its own made from the backend's settings (same database, same upload
+    directory): database connections belong to the loop that opened them.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(env.settings),
+        lifespan="on",
+        log_level="warning",
+        ws="none",
+        timeout_graceful_shutdown=_SERVER_STOP_SECONDS,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [listener]}, name="live-server", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + _SERVER_START_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=2 * _SERVER_STOP_SECONDS)
+    listener.close()

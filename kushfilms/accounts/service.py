@@ -217,6 +217,11 @@ async def count_admins(session: AsyncSession) -> int:
     return int(admins or 0)
 
 
+async def count_users(session: AsyncSession) -> int:
+    users = await session.scalar(select(func.count()).select_from(User))
+    return int(users or 0)
+
+
 async def ensure_admin(
     session: AsyncSession, *, email: str, password: str | None, name: str
 ) -> tuple[User, bool]:

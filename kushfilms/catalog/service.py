@@ -266,8 +266,12 @@ def published_movie_ids() -> Select[uuid.UUID]:
     return select(Movie.id).where(Movie.published.is_(True))
 
 
-async def count_movies(session: AsyncSession) -> int:
-    return await count(session, select(Movie.id))
+async def count_movies(session: AsyncSession, *, published: bool | None = None) -> int:
+    """All movies, or only the published (``True``) or unpublished (``False``) ones."""
+    statement = select(Movie.id)
+    if published is not None:
+        statement = statement.where(Movie.published.is_(published))
+    return await count(session, statement)
 
 
 async def category_ids_by_name(session: AsyncSession) -> dict[str, uuid.UUID]:

@@ -12,6 +12,7 @@ from kushfilms.catalog import service as catalog
 from kushfilms.config import Settings
 from kushfilms.errors import Conflict, KushError
 from kushfilms.kit.clock import utcnow
+from kushfilms.kit.pagination import count
 from kushfilms.media import uploads
 from kushfilms.media.images import UnusableImage, poster_renditions
 from kushfilms.media.probe import ProbeError, SourceInfo, probe
@@ -122,6 +123,35 @@ async def videos_of(
         return {}
     rows = await session.scalars(select(Video).where(Video.movie_id.in_(movie_ids)))
     return {video.movie_id: video for video in rows}
+
+
+IN_PROGRESS = (VideoStatus.UPLOADED, VideoStatus.PROCESSING)
+
+
+async def videos_in_progress(session: AsyncSession, *, limit: int = 50) -> Sequence[Video]:
+    """Videos waiting for or in the middle of processing, oldest first."""
+    rows = await session.scalars(
+        select(Video)
+        .where(Video.status.in_(IN_PROGRESS))
+        .order_by(Video.created_at, Video.id)
+        .limit(limit)
+    )
+    return rows.all()
+
+
+async def count_in_progress(session: AsyncSession) -> int:
+    return await count(session, select(Video.id).where(Video.status.in_(IN_PROGRESS)))
+
+
+async def recent_failures(session: AsyncSession, *, limit: int = 5) -> Sequence[Video]:
+    """The videos whose processing failed, latest first."""
+    rows = await session.scalars(
+        select(Video)
+        .where(Video.status == VideoStatus.FAILED)
+        .order_by(Video.updated_at.desc(), Video.id)
+        .limit(limit)
+    )
+    return rows.all()
 
 
 async def ready_video(session: AsyncSession, movie_id: uuid.UUID) -> Video:

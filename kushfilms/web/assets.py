@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 
 OWN = Path(__file__).resolve().parent / "static"
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
@@ -61,6 +61,10 @@ class Assets:
 
 def static_router(assets: Assets) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+
+    @router.get("/favicon.ico")
+    async def favicon() -> RedirectResponse:  # for browsers that ask before reading the page
+        return RedirectResponse(assets.url("img/icon.svg"), status_code=301)
 
     @router.get("/static/{name:path}")
     async def static_file(name: str) -> FileResponse:

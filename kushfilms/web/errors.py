@@ -22,7 +22,13 @@ TITLES = {
 
 
 def is_page(request: Request) -> bool:
-    return not request.url.path.startswith(_NOT_PAGES)
+    """Whether an error should be a page: not for the API, nor for a script's own
+    request (the player's progress reports), which gets the API's JSON shape."""
+    if request.url.path.startswith(_NOT_PAGES):
+        return False
+    if request.method in ("GET", "HEAD") or request.headers.get("hx-request"):
+        return True
+    return "text/html" in request.headers.get("accept", "")
 
 
 def error_page(request: Request, pages: Pages, status: int, code: str, message: str) -> Response:

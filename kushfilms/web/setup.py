@@ -8,14 +8,14 @@ from fastapi.responses import Response
 
 from kushfilms.config import Settings
 from kushfilms.kit.signing import derive_key
-from kushfilms.web import auth_pages, docs_page
+from kushfilms.web import admin_pages, auth_pages, docs_page, viewer_pages
 from kushfilms.web.assets import Assets, static_router
 from kushfilms.web.errors import error_page, is_page
 from kushfilms.web.middleware import content_security_policy
 from kushfilms.web.templating import Pages
 
 log = logging.getLogger(__name__)
-ROUTERS = (auth_pages.router, docs_page.router)
+ROUTERS = (auth_pages.router, docs_page.router, admin_pages.router, viewer_pages.router)
 
 
 def install_pages(app: FastAPI, settings: Settings) -> None:

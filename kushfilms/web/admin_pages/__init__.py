@@ -1,0 +1,9 @@
+"""The admin console: the dashboard, films and their videos, users."""
+
+from fastapi import APIRouter
+
+from kushfilms.web.admin_pages import dashboard, movie_editor, movies, users
+
+router = APIRouter(include_in_schema=False)
+for part in (dashboard.router, movie_editor.router, movies.router, users.router):
+    router.include_router(part)

@@ -1,0 +1,601 @@
+// The watch page's player: hls.js (or the browser's own HLS) under our own controls.
+// Markup: templates/partials/viewer_player.html. Everything the viewer can do with
+// the mouse also works from the keyboard: space/k play, arrows seek and change the
+// volume, j/l jump 10 s, f full screen, m mute, 0-9 jump to a tenth of the film.
+
+const REPORT_EVERY_MS = 10_000;
+const SEEK_STEP = 5;
+const JUMP_STEP = 10;
+const VOLUME_STEP = 0.05;
+const IDLE_MS = 2_500;
+const RESUME_TAIL = 15; // a film stopped this close to the end starts over
+const SETTINGS_KEY = "kf-player";
+
+const root = document.getElementById("player");
+if (root) startPlayer(root);
+
+function clock(seconds) {
+  const total = Math.max(0, Math.floor(seconds || 0));
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const secs = String(total % 60).padStart(2, "0");
+  return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${secs}` : `${minutes}:${secs}`;
+}
+
+function spokenClock(seconds) {
+  const total = Math.max(0, Math.floor(seconds || 0));
+  const parts = [];
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  if (hours) parts.push(`${hours} hour${hours === 1 ? "" : "s"}`);
+  if (minutes) parts.push(`${minutes} minute${minutes === 1 ? "" : "s"}`);
+  parts.push(`${total % 60} second${total % 60 === 1 ? "" : "s"}`);
+  return parts.join(" ");
+}
+
+function loadSettings() {
+  try {
+    return JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}");
+  } catch {
+    return {};
+  }
+}
+
+function saveSettings(changes) {
+  try {
+    localStorage.setItem(SETTINGS_KEY, JSON.stringify({ ...loadSettings(), ...changes }));
+  } catch {
+    // private browsing: the choice lasts for this page only
+  }
+}
+
+function startPlayer(root) {
+  const $ = (id) => document.getElementById(id);
+  const video = $("player-video");
+  const ui = {
+    play: $("player-play"),
+    bigPlay: $("player-bigplay"),
+    seek: $("player-seek"),
+    seekArea: $("player-seek-area"),
+    played: $("player-played"),
+    buffered: $("player-buffered"),
+    current: $("player-current"),
+    duration: $("player-duration"),
+    mute: $("player-mute"),
+    volume: $("player-volume"),
+    speed: $("player-speed"),
+    speedMenu: $("player-speed-menu"),
+    qualityWrap: $("player-quality-wrap"),
+    quality: $("player-quality"),
+    qualityMenu: $("player-quality-menu"),
+    pip: $("player-pip"),
+    fullscreen: $("player-fullscreen"),
+    preview: $("player-preview"),
+    previewImage: $("player-preview-image"),
+    previewTime: $("player-preview-time"),
+    status: $("player-status"),
+    error: $("player-error"),
+    errorMessage: $("player-error-message"),
+    retry: $("player-retry"),
+    resumed: $("player-resumed"),
+    resumedText: $("player-resumed-text"),
+    restart: $("player-restart"),
+  };
+  const data = root.dataset;
+  const knownDuration = Number(data.duration) || 0;
+  const duration = () => (Number.isFinite(video.duration) && video.duration > 0 ? video.duration : knownDuration);
+  let hls = null;
+  let recoveries = 0;
+  const openMenus = []; // each menu's close()
+  const closeMenus = () => openMenus.forEach((close) => close());
+
+  // --- Source -----------------------------------------------------------------
+  const resumeAt = Number(data.resume) || 0;
+  const startAt = resumeAt > 0 && (!knownDuration || resumeAt < knownDuration - RESUME_TAIL) ? resumeAt : 0;
+
+  function attach(position) {
+    if (window.Hls && window.Hls.isSupported()) {
+      hls = new window.Hls({ startPosition: position, capLevelToPlayerSize: false, backBufferLength: 60 });
+      hls.on(window.Hls.Events.MANIFEST_PARSED, () => buildQualityMenu());
+      hls.on(window.Hls.Events.LEVEL_SWITCHED, () => labelQuality());
+      hls.on(window.Hls.Events.ERROR, (_event, error) => onHlsError(error));
+      hls.loadSource(data.manifest);
+      hls.attachMedia(video);
+    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = data.manifest; // Safari: its own HLS, its own quality choice
+      if (position) {
+        video.addEventListener("loadedmetadata", () => { video.currentTime = position; }, { once: true });
+      }
+    } else {
+      fail("This browser cannot play the film. Try a recent Chrome, Firefox, Edge or Safari.", false);
+    }
+  }
+
+  function onHlsError(error) {
+    if (!error.fatal) return;
+    if (recoveries >= 3) {
+      fail("The film stopped loading. Check the connection and try again.", true);
+      return;
+    }
+    recoveries += 1;
+    if (error.type === window.Hls.ErrorTypes.NETWORK_ERROR) {
+      hls.startLoad();
+    } else if (error.type === window.Hls.ErrorTypes.MEDIA_ERROR) {
+      hls.recoverMediaError();
+    } else {
+      fail("The film could not be played.", true);
+    }
+  }
+
+  function fail(message, canRetry) {
+    reportProgress();
+    ui.errorMessage.textContent = message;
+    ui.retry.hidden = !canRetry;
+    ui.error.hidden = false;
+    root.classList.add("player-failed");
+  }
+
+  // Media URLs are signed and expire: trying again asks the page for fresh ones.
+  ui.retry.addEventListener("click", () => {
+    reportProgress();
+    window.location.reload();
+  });
+
+  // --- Play, pause, time --------------------------------------------------------
+  function togglePlay() {
+    if (video.paused || video.ended) {
+      const started = video.play();
+      if (started) started.catch(() => showBigPlay());
+    } else {
+      video.pause();
+    }
+  }
+
+  function showBigPlay() {
+    root.classList.remove("player-started");
+  }
+
+  function syncPlayButton() {
+    const paused = video.paused || video.ended;
+    root.classList.toggle("player-paused", paused);
+    ui.play.setAttribute("aria-label", paused ? "Play" : "Pause");
+    if (!paused) root.classList.add("player-started");
+  }
+
+  function syncTime() {
+    const total = duration();
+    const now = video.currentTime;
+    ui.current.textContent = clock(now);
+    ui.duration.textContent = clock(total);
+    if (!seeking) {
+      ui.seek.max = String(total || 0);
+      ui.seek.value = String(now);
+    }
+    ui.seek.setAttribute("aria-valuetext", `${spokenClock(now)} of ${spokenClock(total)}`);
+    ui.played.style.width = total ? `${(100 * now) / total}%` : "0";
+  }
+
+  function syncBuffered() {
+    const total = duration();
+    const ranges = video.buffered;
+    let end = 0;
+    for (let index = 0; index < ranges.length; index += 1) {
+      if (ranges.start(index) <= video.currentTime + 0.5) end = Math.max(end, ranges.end(index));
+    }
+    ui.buffered.style.width = total ? `${(100 * end) / total}%` : "0";
+  }
+
+  ui.play.addEventListener("click", togglePlay);
+  ui.bigPlay.addEventListener("click", () => {
+    togglePlay();
+    ui.play.focus({ preventScroll: true });
+  });
+  video.addEventListener("click", togglePlay);
+  video.addEventListener("dblclick", toggleFullscreen);
+  video.addEventListener("play", syncPlayButton);
+  video.addEventListener("pause", () => {
+    syncPlayButton();
+    reportProgress();
+  });
+  video.addEventListener("ended", () => {
+    syncPlayButton();
+    reportProgress();
+    root.classList.remove("player-started");
+  });
+  video.addEventListener("playing", () => {
+    root.classList.remove("player-waiting");
+    root.classList.add("player-started");
+    ui.error.hidden = true;
+    recoveries = 0;
+  });
+  video.addEventListener("waiting", () => root.classList.add("player-waiting"));
+  video.addEventListener("canplay", () => root.classList.remove("player-waiting"));
+  video.addEventListener("timeupdate", syncTime);
+  video.addEventListener("durationchange", syncTime);
+  video.addEventListener("progress", syncBuffered);
+  video.addEventListener("seeked", syncBuffered);
+
+  // --- Seeking, with thumbnail previews from the sprite VTT ------------------------
+  let seeking = false;
+  ui.seek.addEventListener("input", () => {
+    seeking = true;
+    const target = Number(ui.seek.value);
+    ui.current.textContent = clock(target);
+    ui.played.style.width = duration() ? `${(100 * target) / duration()}%` : "0";
+    showPreview(target, fractionOf(target));
+  });
+  ui.seek.addEventListener("change", () => {
+    seeking = false;
+    video.currentTime = Number(ui.seek.value);
+    hidePreview();
+  });
+
+  let cues = null;
+  async function loadCues() {
+    if (cues !== null || !data.thumbnails) return;
+    cues = [];
+    try {
+      const response = await fetch(data.thumbnails, { credentials: "same-origin" });
+      if (response.ok) cues = parseSpriteVtt(await response.text(), response.url);
+    } catch {
+      // no previews: seeking still works
+    }
+  }
+
+  function fractionOf(seconds) {
+    return duration() ? seconds / duration() : 0;
+  }
+
+  function showPreview(seconds, fraction) {
+    ui.previewTime.textContent = clock(seconds);
+    const cue = cues && cues.find((item) => seconds >= item.start && seconds < item.end);
+    if (cue) {
+      ui.previewImage.hidden = false;
+      ui.previewImage.style.backgroundImage = `url("${cue.url}")`;
+      ui.previewImage.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
+      ui.previewImage.style.width = `${cue.w}px`;
+      ui.previewImage.style.height = `${cue.h}px`;
+    } else {
+      ui.previewImage.hidden = true;
+    }
+    ui.preview.hidden = false;
+    const area = ui.seekArea.getBoundingClientRect();
+    const frame = root.getBoundingClientRect();
+    const half = ui.preview.offsetWidth / 2;
+    const at = area.left - frame.left + fraction * area.width;
+    ui.preview.style.left = `${Math.min(Math.max(at, half), frame.width - half)}px`;
+  }
+
+  function hidePreview() {
+    ui.preview.hidden = true;
+  }
+
+  ui.seekArea.addEventListener("pointerenter", loadCues);
+  ui.seek.addEventListener("focus", loadCues);
+  ui.seekArea.addEventListener("pointermove", (event) => {
+    const area = ui.seekArea.getBoundingClientRect();
+    const fraction = Math.min(Math.max((event.clientX - area.left) / area.width, 0), 1);
+    showPreview(fraction * duration(), fraction);
+  });
+  ui.seekArea.addEventListener("pointerleave", () => {
+    if (!seeking) hidePreview();
+  });
+
+  // --- Volume and speed ----------------------------------------------------------
+  const saved = loadSettings();
+  if (typeof saved.volume === "number") video.volume = Math.min(Math.max(saved.volume, 0), 1);
+  if (saved.muted) video.muted = true;
+
+  function syncVolume() {
+    const level = video.muted ? 0 : video.volume;
+    ui.volume.value = String(level);
+    ui.volume.setAttribute("aria-valuetext", `${Math.round(level * 100)} %`);
+    root.classList.toggle("player-muted", video.muted || video.volume === 0);
+    ui.mute.setAttribute("aria-label", video.muted ? "Unmute" : "Mute");
+  }
+
+  function setVolume(level) {
+    video.volume = Math.min(Math.max(level, 0), 1);
+    video.muted = video.volume === 0;
+    saveSettings({ volume: video.volume, muted: video.muted });
+  }
+
+  function toggleMute() {
+    video.muted = !video.muted;
+    if (!video.muted && video.volume === 0) video.volume = 0.5;
+    saveSettings({ muted: video.muted, volume: video.volume });
+  }
+
+  ui.volume.addEventListener("input", () => setVolume(Number(ui.volume.value)));
+  ui.mute.addEventListener("click", toggleMute);
+  video.addEventListener("volumechange", syncVolume);
+  syncVolume();
+
+  function setSpeed(rate) {
+    video.playbackRate = rate;
+    ui.speed.textContent = `${rate}×`;
+    ui.speed.setAttribute("aria-label", `Playback speed: ${rate === 1 ? "normal" : `${rate} times`}`);
+    for (const item of ui.speedMenu.querySelectorAll("[data-speed]")) {
+      item.setAttribute("aria-checked", String(Number(item.dataset.speed) === rate));
+    }
+  }
+  let currentSpeed = 1;
+  // A new source resets the rate: keep the viewer's choice.
+  video.addEventListener("loadedmetadata", () => setSpeed(currentSpeed));
+  menu(ui.speed, ui.speedMenu, (item) => {
+    currentSpeed = Number(item.dataset.speed);
+    setSpeed(currentSpeed);
+  });
+
+  // --- Quality: only the rungs the viewer may watch are in the manifest -----------
+  function rungOf(level) {
+    const height = level.width && level.height ? Math.min(level.width, level.height) : level.height;
+    return height ? `${height}p` : `${Math.round(level.bitrate / 1000)} kb/s`;
+  }
+
+  function buildQualityMenu() {
+    const levels = hls.levels.map((level, index) => ({ index, level })).sort((a, b) => b.level.bitrate - a.level.bitrate);
+    ui.qualityMenu.replaceChildren();
+    const add = (index, text) => {
+      const item = document.createElement("button");
+      item.type = "button";
+      item.setAttribute("role", "menuitemradio");
+      item.tabIndex = -1;
+      item.dataset.level = String(index);
+      item.textContent = text;
+      const entry = document.createElement("li");
+      entry.setAttribute("role", "none");
+      entry.append(item);
+      ui.qualityMenu.append(entry);
+    };
+    add(-1, "Auto");
+    for (const { index, level } of levels) add(index, rungOf(level));
+    ui.qualityWrap.hidden = levels.length < 2;
+    labelQuality();
+  }
+
+  function labelQuality() {
+    if (!hls) return;
+    const chosen = hls.autoLevelEnabled ? -1 : hls.currentLevel;
+    const playing = hls.levels[hls.currentLevel];
+    const text = chosen === -1 ? `Auto${playing ? ` (${rungOf(playing)})` : ""}` : rungOf(hls.levels[chosen]);
+    ui.quality.textContent = chosen === -1 ? "Auto" : rungOf(hls.levels[chosen]);
+    ui.quality.setAttribute("aria-label", `Quality: ${text}`);
+    root.dataset.quality = playing ? rungOf(playing) : "";
+    for (const item of ui.qualityMenu.querySelectorAll("[data-level]")) {
+      item.setAttribute("aria-checked", String(Number(item.dataset.level) === chosen));
+    }
+  }
+
+  menu(ui.quality, ui.qualityMenu, (item) => {
+    const level = Number(item.dataset.level);
+    if (level === -1) {
+      hls.currentLevel = -1;
+    } else {
+      hls.currentLevel = level; // switches now, flushing what was buffered
+    }
+    labelQuality();
+    announce(`Quality ${item.textContent}`);
+  });
+
+  // A menu button: opens its list, arrows move, Enter/Space choose, Escape closes.
+  function menu(button, list, choose) {
+    const items = () => [...list.querySelectorAll("[role=menuitemradio]")];
+    const close = (focusButton) => {
+      list.hidden = true;
+      button.setAttribute("aria-expanded", "false");
+      if (focusButton) button.focus();
+    };
+    const open = () => {
+      closeMenus();
+      list.hidden = false;
+      button.setAttribute("aria-expanded", "true");
+      const current = items().find((item) => item.getAttribute("aria-checked") === "true") || items()[0];
+      if (current) current.focus();
+    };
+    openMenus.push(() => close(false));
+    button.addEventListener("click", () => (list.hidden ? open() : close(false)));
+    list.addEventListener("click", (event) => {
+      const item = event.target.closest("[role=menuitemradio]");
+      if (!item) return;
+      choose(item);
+      close(true);
+    });
+    list.addEventListener("keydown", (event) => {
+      const all = items();
+      const at = all.indexOf(document.activeElement);
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        const step = event.key === "ArrowDown" ? 1 : -1;
+        all[(at + step + all.length) % all.length].focus();
+      } else if (event.key === "Home" || event.key === "End") {
+        event.preventDefault();
+        all[event.key === "Home" ? 0 : all.length - 1].focus();
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        close(true);
+      } else if (event.key === "Tab") {
+        close(false);
+      }
+      event.stopPropagation();
+    });
+  }
+
+  // --- Full screen and picture-in-picture ---------------------------------------
+  function toggleFullscreen() {
+    if (document.fullscreenElement) {
+      document.exitFullscreen();
+    } else if (root.requestFullscreen) {
+      root.requestFullscreen().catch(() => {});
+    } else if (video.webkitEnterFullscreen) {
+      video.webkitEnterFullscreen(); // iPhone: only the video itself goes full screen
+    }
+  }
+
+  document.addEventListener("fullscreenchange", () => {
+    const full = document.fullscreenElement === root;
+    root.classList.toggle("player-fullscreen", full);
+    ui.fullscreen.setAttribute("aria-label", full ? "Exit full screen" : "Full screen");
+  });
+  ui.fullscreen.addEventListener("click", toggleFullscreen);
+
+  if (document.pictureInPictureEnabled && !video.disablePictureInPicture) {
+    ui.pip.hidden = false;
+    ui.pip.addEventListener("click", () => {
+      const change = document.pictureInPictureElement
+        ? document.exitPictureInPicture()
+        : video.requestPictureInPicture();
+      change.catch(() => announce("Picture in picture is not available right now."));
+    });
+    video.addEventListener("enterpictureinpicture", () => ui.pip.setAttribute("aria-label", "Leave picture in picture"));
+    video.addEventListener("leavepictureinpicture", () => ui.pip.setAttribute("aria-label", "Picture in picture"));
+  }
+
+  // --- Keyboard ----------------------------------------------------------------
+  function seekBy(seconds) {
+    const target = Math.min(Math.max(video.currentTime + seconds, 0), duration() || video.currentTime + seconds);
+    video.currentTime = target;
+    announce(`${seconds > 0 ? "Forward" : "Back"} ${Math.abs(seconds)} seconds, ${spokenClock(target)}`);
+  }
+
+  function setVolumeBy(step) {
+    setVolume((video.muted ? 0 : video.volume) + step);
+    announce(`Volume ${Math.round(video.volume * 100)} %`);
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    const target = event.target;
+    const typing = target.closest("input:not([type=range]), textarea, select, [contenteditable]");
+    const onControl = target.closest("button, a, input[type=range]");
+    if (typing) return;
+    const key = event.key;
+    const act = {
+      " ": () => togglePlay(),
+      k: () => togglePlay(),
+      ArrowLeft: () => seekBy(-SEEK_STEP),
+      ArrowRight: () => seekBy(SEEK_STEP),
+      j: () => seekBy(-JUMP_STEP),
+      l: () => seekBy(JUMP_STEP),
+      ArrowUp: () => setVolumeBy(VOLUME_STEP),
+      ArrowDown: () => setVolumeBy(-VOLUME_STEP),
+      f: () => toggleFullscreen(),
+      m: () => {
+        toggleMute();
+        announce(video.muted ? "Muted" : "Sound on");
+      },
+    }[key.length === 1 ? key.toLowerCase() : key];
+    // Buttons and links keep Space and Enter; the sliders keep their arrows.
+    if (onControl && (key === " " || key === "Enter")) return;
+    if (target.matches?.("input[type=range]") && key.startsWith("Arrow")) return;
+    // The page scrolls with the arrows when the player is out of view.
+    if (key.startsWith("Arrow") && !inView()) return;
+    if (act) {
+      event.preventDefault();
+      act();
+      wake();
+    } else if (/^[0-9]$/.test(key) && duration()) {
+      event.preventDefault();
+      video.currentTime = (Number(key) / 10) * duration();
+      wake();
+    }
+  });
+
+  function inView() {
+    const box = root.getBoundingClientRect();
+    return box.bottom > 0 && box.top < window.innerHeight;
+  }
+
+  // --- Menus close on an outside click; controls hide while the film plays --------
+  document.addEventListener("pointerdown", (event) => {
+    if (!event.target.closest(".player-menu")) closeMenus();
+  });
+
+  let idleTimer = 0;
+  function wake() {
+    root.classList.remove("player-idle");
+    window.clearTimeout(idleTimer);
+    idleTimer = window.setTimeout(() => {
+      const menuOpen = root.querySelector(".player-menu-list:not([hidden])");
+      if (!video.paused && !menuOpen && !root.contains(document.activeElement?.closest(".player-controls"))) {
+        root.classList.add("player-idle");
+      }
+    }, IDLE_MS);
+  }
+  root.addEventListener("pointermove", wake);
+  root.addEventListener("focusin", wake);
+  video.addEventListener("play", wake);
+
+  function announce(text) {
+    ui.status.textContent = text;
+  }
+
+  // --- Resume and progress reports ----------------------------------------------
+  if (startAt) {
+    ui.resumedText.textContent = `Resuming at ${clock(startAt)}`;
+    ui.resumed.hidden = false;
+    ui.restart.addEventListener("click", () => {
+      video.currentTime = 0;
+      ui.resumed.hidden = true;
+      const started = video.play();
+      if (started) started.catch(() => showBigPlay());
+    });
+    video.addEventListener("playing", () => {
+      window.setTimeout(() => { ui.resumed.hidden = true; }, 6_000);
+    }, { once: true });
+  }
+
+  let lastReported = -1;
+  function reportProgress() {
+    if (!("reportProgress" in data) || !data.progressUrl) return;
+    const position = Math.floor(video.ended ? duration() : video.currentTime);
+    if (position === lastReported || (position === 0 && lastReported === -1 && !video.ended)) return;
+    lastReported = position;
+    const form = new FormData();
+    form.append("position", String(position));
+    form.append("csrf_token", document.querySelector('meta[name="csrf-token"]')?.content ?? "");
+    // sendBeacon survives the page closing; fetch with keepalive where it is missing.
+    if (!(navigator.sendBeacon && navigator.sendBeacon(data.progressUrl, form))) {
+      fetch(data.progressUrl, { method: "POST", body: form, credentials: "same-origin", keepalive: true }).catch(() => {});
+    }
+  }
+
+  window.setInterval(() => {
+    if (!video.paused && !video.ended) reportProgress();
+  }, REPORT_EVERY_MS);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") reportProgress();
+  });
+  window.addEventListener("pagehide", reportProgress);
+
+  // --- Go -----------------------------------------------------------------------
+  root.classList.add("player-ready", "player-paused");
+  syncTime();
+  attach(startAt);
+  // Start at once where the browser allows it; otherwise the big play button waits.
+  const started = video.play();
+  if (started) started.catch(() => showBigPlay());
+}
+
+// "sprite_000.jpg#xywh=0,0,160,90" cues, their URLs resolved against the VTT's own.
+function parseSpriteVtt(text, base) {
+  const cues = [];
+  const blocks = text.replace(/\r/g, "").split(/\n\n+/);
+  for (const block of blocks) {
+    const lines = block.split("\n");
+    const timing = lines.findIndex((line) => line.includes("-->"));
+    if (timing === -1 || !lines[timing + 1]) continue;
+    const [start, end] = lines[timing].split("-->").map((part) => seconds(part.trim().split(/\s+/)[0]));
+    const [file, fragment = ""] = lines[timing + 1].trim().split("#");
+    const box = /xywh=(\d+),(\d+),(\d+),(\d+)/.exec(fragment);
+    if (!box) continue;
+    const [x, y, w, h] = box.slice(1).map(Number);
+    cues.push({ start, end, url: new URL(file, base).href, x, y, w, h });
+  }
+  return cues;
+}
+
+function seconds(stamp) {
+  const parts = stamp.split(":").map(Number);
+  return parts.reduce((total, part) => total * 60 + part, 0);
+}
