@@ -36,26 +36,29 @@ import json
 import math
 import os
 import pwd
-import secrets
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from bench.install import (
+    ADMIN_EMAIL,
+    ROOT,
+    demo_install,
+    fetch,
+    free_port,
+    serving,
+    stop,
+    wait_for_port,
+)
+
 SHIPPED_NGINX_CONF = ROOT / "docs" / "nginx.conf"
-ADMIN_EMAIL = "bench@example.com"
 SEQUENCE_TARGET_MS = 15.0
 STEPS = ("playback", "master", "media", "sequence")
 STEP_NAMES = {
@@ -157,73 +160,7 @@ def nginx_executable() -> str:
     return found
 
 
-def wait_for_port(
-    port: int, process: subprocess.Popen[bytes], log: Callable[[], str] = str
-) -> None:
-    """Wait until ``process`` listens on ``port``; ``log`` tells why it did not."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}:\n{log()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listened on port {port} within 30 s:\n{log()}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-# -- the install ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def kushfilms(env: dict[str, str], *arguments: str) -> None:
-    done = subprocess.run(
-        [str(BIN / "kushfilms"), *arguments], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    if done.returncode:
-        raise SystemExit(f"kushfilms {arguments[0]} failed:\n{done.stdout}{done.stderr}")
-
-
-@contextmanager
-def serving(env: dict[str, str], delivery: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "kushfilms"), "serve", "--port", str(port)],
-        env={**env, "KF_MEDIA_DELIVERY": delivery, "KF_WORKER_IN_SERVE": "false"},
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_port(port, process)
-        yield port, process
-    finally:
-        stop(process)
-
-
-def fetch(port: int, path: str, *, token: str = "", body: Any = None) -> bytes:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    data = None
-    if body is not None:
-        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers)
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback http
-        return bytes(response.read())
+# -- the films -----------------------------------------------------------------------------
 
 
 def uris(playlist: bytes) -> list[str]:
@@ -541,26 +478,8 @@ class Report:
 
 
 def run(args: Any, tmp: Path) -> Report:
-    data_dir = tmp / "data"
-    media_dir = data_dir / "media"
-    env = {name: value for name, value in os.environ.items() if not name.startswith("KF_")}
-    env |= {
-        "KF_DATA_DIR": str(data_dir),
-        "KF_STORAGE_URL": media_dir.as_uri(),
-        "KF_LOG_LEVEL": "warning",
-        # The general limit stays on (its cost is part of every request) but
-        # high enough that one load generator is never refused.
-        "KF_RATE_LIMIT_API": "100000000/minute",
-    }
-    if args.database_url:
-        env["KF_DATABASE_URL"] = args.database_url
-    password = secrets.token_urlsafe(18)
-    started = time.monotonic()
-    print(f"Preparing films: kushfilms demo --seconds {args.film_seconds} ...", flush=True)
-    kushfilms(env, "migrate")
-    kushfilms(env, "create-admin", "--email", ADMIN_EMAIL, "--password", password)
-    kushfilms(env, "demo", "--seconds", str(args.film_seconds))
-    print(f"... ready in {time.monotonic() - started:.0f} s", flush=True)
+    install = demo_install(tmp, film_seconds=args.film_seconds, database_url=args.database_url)
+    env, password, media_dir = install.env, install.password, install.media_dir
     starts, segment_runs, rss = [], [], {}
 
     with serving(env, "nginx") as (app_port, app):
