@@ -4,7 +4,8 @@ Jobs are plain functions ``fn(jobs, *args)`` declared by each domain as
 :class:`JobSpec` values (``jobs.settings`` is the configuration, and
 ``jobs.send`` queues further jobs); arguments are ids, never objects, and
 every job opens its own database session. A job asked for during a request is sent only once
-that request's transaction commits (:func:`enqueue`).
+that request's transaction commits (:func:`enqueue`). A database bound to a queue
+(:func:`bind_jobs`) lets code that holds only a session find it (:func:`jobs_of`).
 """
 
 import logging
@@ -18,9 +19,10 @@ from huey.consumer import Consumer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.config import Settings
-from kushfilms.db import after_commit
+from kushfilms.db import Database, after_commit
 
 log = logging.getLogger(__name__)
+_JOBS = "kf_jobs"
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,12 @@ class Jobs:
             task(*args)
         log.info("queued %s%r", name, args)
 
+    def database(self) -> Database:
+        """A database whose write sessions can queue jobs here; the caller disposes of it."""
+        db = Database(self.settings)
+        bind_jobs(db, self)
+        return db
+
     def consumer(self, threads: int) -> Consumer:
         # Redis storage blocks on the queue (BRPOP): a job starts as soon as it is
         # sent, and huey's delays only pace retries after a connection error. SQLite
@@ -89,3 +97,16 @@ def _bind(function: Callable[..., None], jobs: "Jobs") -> Callable[..., None]:
 def enqueue(session: AsyncSession, jobs: Jobs, name: str, *args: Any) -> None:
     """Send a job once the session's transaction commits, and never if it rolls back."""
     after_commit(session, lambda: jobs.send(name, *args))
+
+
+def bind_jobs(db: Database, jobs: Jobs) -> None:
+    """Make ``jobs`` the queue of every write session ``db`` opens from now on."""
+    db.writer.configure(info={_JOBS: jobs})
+
+
+def jobs_of(session: AsyncSession) -> Jobs:
+    """The queue of a session's database (see :func:`bind_jobs`)."""
+    jobs: Jobs | None = session.info.get(_JOBS)
+    if jobs is None:
+        raise RuntimeError("this session's database has no job queue: see worker.queue.bind_jobs")
+    return jobs

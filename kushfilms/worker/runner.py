@@ -4,16 +4,23 @@ import asyncio
 import logging
 import threading
 
+from kushfilms.billing import tasks as billing_tasks
 from kushfilms.config import Settings
 from kushfilms.media import tasks as media_tasks
+from kushfilms.notify import tasks as notify_tasks
 from kushfilms.worker.queue import Jobs, JobSpec
 
 log = logging.getLogger(__name__)
 UPLOAD_SWEEP_SECONDS = 600
+HOUSEKEEPING = (
+    media_tasks.recover_stalled,
+    billing_tasks.renew_local_subscriptions,
+    notify_tasks.remind_renewals,
+)
 
 
 def all_jobs() -> list[JobSpec]:
-    return [*media_tasks.JOBS]
+    return [*media_tasks.JOBS, *notify_tasks.JOBS]
 
 
 def run_worker(settings: Settings, *, threads: int) -> None:
@@ -31,12 +38,16 @@ def run_worker(settings: Settings, *, threads: int) -> None:
 
 
 def _keep_house(jobs: Jobs, stop: threading.Event) -> None:
-    """Every half lease: give stalled videos to another attempt, drop stale uploads."""
+    """Every half lease: give stalled videos to another attempt, drop stale uploads,
+    renew the local checkout's subscriptions, remind subscribers whose plan renews soon."""
     interval = max(1.0, jobs.settings.job_lease_seconds / 2)
     while True:
-        try:
-            asyncio.run(media_tasks.recover_stalled(jobs))
-        except Exception:
-            log.exception("housekeeping failed; trying again in %.0f s", interval)
+        for step in HOUSEKEEPING:
+            try:
+                asyncio.run(step(jobs))
+            except Exception:
+                log.exception(
+                    "housekeeping (%s) failed; trying again in %.0f s", step.__name__, interval
+                )
         if stop.wait(interval):
             return

@@ -1,0 +1,111 @@
+"""Queueing emails with the transaction that causes them, and finding renewals to remind."""
+
+import enum
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kushfilms.db import after_commit
+from kushfilms.models import Plan, Subscription, SubscriptionStatus, User
+from kushfilms.notify.kinds import LETTERS, EmailKind
+from kushfilms.notify.messages import new_message_id
+from kushfilms.worker.queue import Jobs, jobs_of
+
+log = logging.getLogger(__name__)
+SEND_EMAIL = "send_email"
+REMIND_BEFORE = timedelta(days=3)
+
+
+async def queue_email(
+    session: AsyncSession, kind: EmailKind | str, to: User, **context: Any
+) -> None:
+    """Send ``to`` an email of this kind once the session's transaction commits.
+
+    The job renders it at send time with the user's name and address as they are
+    then. A context that does not fit the kind is a bug and raises at once; a
+    queue that cannot be reached is logged and never fails the caller.
+    """
+    kind = EmailKind(kind)
+    values = email_context(kind, context)
+    jobs = jobs_of(session)
+    if to.id is None:  # a user added in this transaction and not flushed yet
+        await session.flush()
+    args = (kind.value, str(to.id), values, new_message_id(jobs.settings.mail_from))
+    after_commit(session, lambda: _send(jobs, args))
+
+
+def email_context(kind: EmailKind, context: dict[str, Any]) -> dict[str, Any]:
+    """The context as JSON values (dates become ISO strings), checked against the kind."""
+    letter = LETTERS[kind]
+    missing = letter.required - context.keys()
+    unknown = context.keys() - letter.fields
+    if missing or unknown:
+        raise TypeError(
+            f"the {kind.value} email needs {sorted(letter.required)}"
+            f" (and may have {sorted(letter.optional)});"
+            f" missing {sorted(missing)}, unknown {sorted(unknown)}"
+        )
+    values: dict[str, Any] = json.loads(json.dumps(context, default=_to_json))
+    return values
+
+
+def _to_json(value: object) -> object:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value: {value!r}")
+
+
+def _send(jobs: Jobs, args: tuple[str, str, dict[str, Any], str]) -> None:
+    try:
+        jobs.send(SEND_EMAIL, *args)
+    except Exception:
+        log.exception("could not queue the %s email to user %s; it is not sent", *args[:2])
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    subscription_id: uuid.UUID
+    user_id: uuid.UUID
+    plan: Plan
+    scheduled_plan: Plan | None
+    renews_at: datetime
+
+
+async def claim_renewal_reminders(session: AsyncSession, *, now: datetime) -> list[Renewal]:
+    """Active subscriptions renewing within three days whose period has had no reminder,
+    marked as reminded. One statement claims them, so of several workers running
+    this at once, each subscription goes to exactly one."""
+    claimed = await session.execute(
+        update(Subscription)
+        .where(
+            Subscription.status == SubscriptionStatus.ACTIVE,
+            Subscription.cancel_at_period_end.is_(False),
+            Subscription.current_period_end > now,
+            Subscription.current_period_end <= now + REMIND_BEFORE,
+            or_(
+                Subscription.reminded_period_end.is_(None),
+                Subscription.reminded_period_end != Subscription.current_period_end,
+            ),
+        )
+        .values(reminded_period_end=Subscription.current_period_end)
+        .returning(
+            Subscription.id,
+            Subscription.user_id,
+            Subscription.plan,
+            Subscription.scheduled_plan,
+            Subscription.current_period_end,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return [Renewal(*row) for row in claimed.all()]
