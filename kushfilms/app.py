@@ -12,6 +12,10 @@ from kushfilms import __version__
 from kushfilms.accounts import routes as accounts
 from kushfilms.accounts import sessions
 from kushfilms.accounts.tokens import TokenConfig
+from kushfilms.billing import admin_routes as billing_admin
+from kushfilms.billing import routes as billing
+from kushfilms.billing.streams import DEVICE_HEADER
+from kushfilms.billing.stripe_provider import StripeProvider
 from kushfilms.catalog import routes as catalog
 from kushfilms.catalog.views import ViewCounter
 from kushfilms.config import Settings
@@ -32,7 +36,7 @@ from kushfilms.middleware import (
 from kushfilms.ratelimit import ApiRateLimitMiddleware, RateLimiter
 from kushfilms.web.middleware import CsrfSeedMiddleware
 from kushfilms.web.setup import install_pages, page_errors, security_policy
-from kushfilms.worker.queue import Jobs
+from kushfilms.worker.queue import Jobs, bind_jobs
 from kushfilms.worker.runner import all_jobs
 
 
@@ -45,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
 
     views = ViewCounter()
+    stripe = StripeProvider(settings) if settings.uses_stripe else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await limiter.close()
         if redis is not None:
             await redis.aclose()
+        if stripe is not None:
+            await stripe.aclose()
         await db.dispose()
 
     app = FastAPI(
@@ -75,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.views = views
     app.state.storage = open_storage(settings)
     app.state.jobs = Jobs(settings, all_jobs())
+    app.state.stripe = stripe
+    bind_jobs(db, app.state.jobs)  # so services can queue jobs (emails) from a session
 
     install_error_handlers(app, page_errors=page_errors)
     install_pages(app, settings)
@@ -88,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         media.router,
         media.admin_router,
         media.files_router,
+        billing.router,
+        billing_admin.router,
     ):
         app.include_router(router)
 
@@ -104,14 +115,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ApiRateLimitMiddleware,
         limiter=limiter,
         limit=settings.api_limit,
-        exempt=("/api/admin/uploads",),
+        exempt=("/api/admin/uploads", "/api/webhooks/stripe"),
     )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
-            allow_headers=["Authorization", "Content-Type", *TUS_REQUEST_HEADERS],
+            allow_headers=["Authorization", "Content-Type", DEVICE_HEADER, *TUS_REQUEST_HEADERS],
             expose_headers=["Location", *TUS_RESPONSE_HEADERS],
         )
     app.add_middleware(

@@ -6,9 +6,11 @@ a ``.env`` file in the working directory). The README lists them all.
 
 import os
 import secrets
+from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -54,6 +56,29 @@ class Settings(BaseSettings):
     ladder_bitrates: Annotated[dict[int, int], NoDecode] = dict(DEFAULT_LADDER_BITRATES)
     media_url_seconds: int = Field(default=6 * 3600, ge=60)
     free_max_height: int = Field(default=480, ge=144)
+    basic_max_height: int = Field(default=720, ge=144)
+    premium_max_height: int = Field(default=2160, ge=144)
+    free_streams: int = Field(default=1, ge=1, le=100)
+    basic_streams: int = Field(default=2, ge=1, le=100)
+    premium_streams: int = Field(default=4, ge=1, le=100)
+    basic_price_cents: int = Field(default=299, ge=0)
+    premium_price_cents: int = Field(default=499, ge=0)
+    currency: str = Field(default="usd", pattern=r"^[a-z]{3}$")
+    stripe_secret_key: SecretStr = SecretStr("")
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    stripe_price_basic: str = ""
+    stripe_price_premium: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_webhook_tolerance: int = Field(default=300, ge=1)
+    past_due_grace_days: float = Field(default=7, ge=0)
+    stream_idle_seconds: int = Field(default=60, ge=1)
+    public_url: str = ""  # where emails and payment pages send people back to
+    mail_backend: Literal["", "file", "smtp", "ses"] = ""  # "": smtp with KF_SMTP_URL, else file
+    smtp_url: SecretStr = SecretStr("")
+    smtp_timeout: float = Field(default=30, gt=0, le=600)
+    ses_region: str = ""
+    ses_endpoint_url: str = ""
+    mail_from: str = "Kush Films <no-reply@localhost>"
     media_delivery: Literal["app", "nginx"] = "app"
     nginx_internal_prefix: str = "/_protected_media/"
     job_lease_seconds: int = Field(default=120, ge=2)
@@ -106,6 +131,25 @@ class Settings(BaseSettings):
             raise ValueError("use file:///path or s3://bucket/prefix")
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: SecretStr) -> SecretStr:
+        url = urlsplit(value.get_secret_value())
+        if not url.scheme:
+            return value
+        if url.scheme not in ("smtp", "smtps") or not url.hostname:
+            raise ValueError("use smtp://user:password@host:port or smtps://…")
+        if url.scheme == "smtps" and "starttls=true" in url.query.lower():
+            raise ValueError("smtps:// is TLS from the start; starttls=true is for smtp://")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _check_mail_from(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError(f"not an address like 'Kush Films <no-reply@example.com>': {value!r}")
+        return value
+
     @field_validator("database_url", "database_read_url")
     @classmethod
     def _use_async_drivers(cls, value: str) -> str:
@@ -130,6 +174,20 @@ class Settings(BaseSettings):
         elif self.env == "production":
             _refuse_weak_secret(self.secret_key.get_secret_value())
         return self
+
+    @model_validator(mode="after")
+    def _resolve_mail_backend(self) -> "Settings":
+        has_smtp = bool(self.smtp_url.get_secret_value())
+        if not self.mail_backend:
+            object.__setattr__(self, "mail_backend", "smtp" if has_smtp else "file")
+        elif self.mail_backend == "smtp" and not has_smtp:
+            raise ValueError("KF_MAIL_BACKEND=smtp needs KF_SMTP_URL")
+        return self
+
+    @property
+    def uses_stripe(self) -> bool:
+        """Stripe when a secret key is set; otherwise the built-in local checkout."""
+        return bool(self.stripe_secret_key.get_secret_value())
 
     @property
     def is_sqlite(self) -> bool:

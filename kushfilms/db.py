@@ -98,25 +98,34 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 class Database:
-    """The primary engine, the read engine, and their session factories."""
+    """The primary's engines (one pool for writes, one for reads), the replica's, and
+    their session factories.
+
+    Writes and reads draw on separate pools. A request often reads (who is
+    calling) and then writes; were both in one pool, as many such requests as
+    the pool has connections could each hold a read connection and wait for a
+    write one, for ever. With two pools a writer never waits for a reader, so
+    every wait ends.
+    """
 
     def __init__(self, settings: Settings) -> None:
-        self.primary = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        size = settings.database_pool_size
+        self.primary = create_engine(settings.database_url, pool_size=size)
+        self.primary_reads = create_engine(settings.database_url, pool_size=size)
         if settings.database_read_url:
-            self.replica = create_engine(
-                settings.database_read_url, pool_size=settings.database_pool_size
-            )
+            self.replica = create_engine(settings.database_read_url, pool_size=size)
         else:
-            self.replica = self.primary
+            self.replica = self.primary_reads
         self.writer = async_sessionmaker(
             self.primary.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
         )
-        self.reader = async_sessionmaker(self.primary, expire_on_commit=False)
+        self.reader = async_sessionmaker(self.primary_reads, expire_on_commit=False)
         self.replica_reader = async_sessionmaker(self.replica, expire_on_commit=False)
 
     async def dispose(self) -> None:
         await self.primary.dispose()
-        if self.replica is not self.primary:
+        await self.primary_reads.dispose()
+        if self.replica is not self.primary_reads:
             await self.replica.dispose()
 
 

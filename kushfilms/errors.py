@@ -110,6 +110,7 @@ _DESCRIPTIONS = {
     429: "Rate limit exceeded",
     460: "Checksum mismatch",
     500: "Unexpected server error",
+    502: "The payment provider did not answer",
     503: "Service unavailable",
 }
 COMMON_ERRORS = (400, 413, 415, 422, 429, 500)

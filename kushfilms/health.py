@@ -44,7 +44,7 @@ async def health() -> Liveness:
 async def ready(request: Request) -> JSONResponse:
     db: Database = request.app.state.db
     checks = {"database": _check_database(db.primary)}
-    if db.replica is not db.primary:
+    if db.replica is not db.primary_reads:
         checks["database_replica"] = _check_database(db.replica)
     redis: Redis | None = request.app.state.redis
     if redis is not None:

@@ -16,6 +16,7 @@ from kushfilms.accounts.schemas import (
 from kushfilms.db import DbSession, ReadSession
 from kushfilms.errors import COMMON_ERRORS, error_responses
 from kushfilms.kit.pagination import Page, PageQuery, to_page
+from kushfilms.notify import EmailKind, queue_email
 from kushfilms.ratelimit import RateLimiter, client_ip
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=error_responses(*COMMON_ERRORS))
@@ -57,6 +58,7 @@ async def register(
         message="Too many accounts created from this address.",
     )
     user = await service.register(session, email=body.email, password=body.password, name=body.name)
+    await queue_email(session, EmailKind.WELCOME, user)
     return _auth_response(await service.start_session(session, user, tokens))
 
 

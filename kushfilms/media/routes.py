@@ -1,10 +1,19 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, Header, Path, Request, Response, UploadFile, status
 from fastapi.responses import PlainTextResponse
 
 from kushfilms.accounts.deps import AdminUser, CurrentUser, OptionalViewer
+from kushfilms.billing import streams
+from kushfilms.billing.streams import (
+    DEVICE_COOKIE,
+    DEVICE_HEADER,
+    DEVICE_ID_PATTERN,
+    Device,
+    StreamNotFound,
+    Streams,
+)
 from kushfilms.catalog import service as catalog
 from kushfilms.catalog.service import MovieFilter, Sort
 from kushfilms.config import Settings
@@ -22,6 +31,8 @@ from kushfilms.media.schemas import (
     PlaybackOut,
     ProgressIn,
     ProgressOut,
+    StreamOut,
+    StreamsPage,
     ThumbnailOut,
     VideoOut,
     admin_movie,
@@ -42,6 +53,20 @@ files_router = APIRouter(
 
 MAX_THUMBNAIL_BYTES = 15 * 1024 * 1024
 PLAYLIST = "application/vnd.apple.mpegurl"
+TIMED: dict[int | str, dict[str, object]] = {
+    200: {
+        "description": "Successful Response",
+        "headers": {
+            "Server-Timing": {
+                "description": "How long the decision took, in ms (W3C Server Timing; browsers'"
+                " developer tools show it): `entitlement` (the plan check), `streams` (the"
+                " device's stream session, for signed-in viewers) and `total`.",
+                "schema": {"type": "string"},
+                "example": "entitlement;dur=0.412, streams;dur=1.208, total;dur=3.350",
+            }
+        },
+    }
+}
 
 
 def _file_response(description: str, *types: str) -> dict[int | str, dict[str, object]]:
@@ -63,9 +88,30 @@ async def _jobs(request: Request) -> Jobs:
     return jobs
 
 
+async def _device(
+    request: Request,
+    device_id: Annotated[
+        str | None,
+        Header(
+            alias=DEVICE_HEADER,
+            pattern=DEVICE_ID_PATTERN,
+            description="A stable id of this device (8-64 of A-Z a-z 0-9 _ -), counted"
+            " against the plan's simultaneous streams. Without it, the device is the"
+            " pages' kf_device cookie, else one derived from the User-Agent.",
+        ),
+    ] = None,
+) -> Device:
+    return streams.api_device(
+        request.headers.get("user-agent", ""),
+        sent=device_id,
+        cookie=request.cookies.get(DEVICE_COOKIE),
+    )
+
+
 AppSettings = Annotated[Settings, Depends(_settings)]
 MediaStorage = Annotated[Storage, Depends(_storage)]
 JobQueue = Annotated[Jobs, Depends(_jobs)]
+ViewerDevice = Annotated[Device, Depends(_device)]
 
 
 @admin_router.get("", summary="Movies, published or not, with their video's state")
@@ -180,33 +226,102 @@ async def upload_thumbnail(
 
 @router.get(
     "/api/movies/{id_or_slug}/playback",
-    responses=error_responses(401, 403, 404, 409),
+    responses={**TIMED, **error_responses(401, 403, 404, 409)},
     summary="Signed, expiring URLs to play a movie, at the quality the viewer may watch",
+    description="For a signed-in viewer this opens a stream session for the device (409"
+    " `too_many_streams`, with `limit` and `active_devices`, when the plan's devices are all"
+    " watching; the same device opening any film keeps its session). Progress reports keep"
+    " it alive; it lapses after `KF_STREAM_IDLE_SECONDS` without one. 409 `video_not_ready`"
+    " before the video is processed.",
 )
 async def start_playback(
     id_or_slug: Annotated[str, Path(max_length=220)],
     request: Request,
+    response: Response,
     viewer: OptionalViewer,
     session: ReadSession,
     settings: AppSettings,
+    registry: Streams,
+    device: ViewerDevice,
 ) -> PlaybackOut:
     found = await playback.start_playback(
-        session, viewer=viewer, id_or_slug=id_or_slug, settings=settings
+        session,
+        viewer=viewer,
+        id_or_slug=id_or_slug,
+        settings=settings,
+        streams=registry,
+        device=device,
     )
     request.app.state.views.count(found.movie_id)
+    response.headers["Server-Timing"] = playback.server_timing(found.timings)
     return PlaybackOut.model_validate(found)
 
 
 @router.post(
     "/api/watch/progress",
-    responses=error_responses(401, 404),
-    summary="Remember how far the viewer has watched",
+    responses=error_responses(401, 404, 409),
+    summary="Remember how far the viewer has watched; the device's stream heartbeat",
+    description="Send it every 10 s or so while playing, with the same `X-Device-Id` as the"
+    " playback request: it keeps the device's stream alive. A device whose stream lapsed"
+    " gets it back if a slot is free, else 409 `too_many_streams` (stop playing).",
 )
-async def record_progress(body: ProgressIn, user: CurrentUser, session: DbSession) -> ProgressOut:
+async def record_progress(
+    body: ProgressIn,
+    user: CurrentUser,
+    session: DbSession,
+    settings: AppSettings,
+    registry: Streams,
+    device: ViewerDevice,
+) -> ProgressOut:
     entry = await watching.record_progress(
         session, user=user, movie_id=body.movie_id, position=body.progress
     )
+    await streams.keep_watching(
+        session, registry, viewer=user, device=device, movie_id=body.movie_id, settings=settings
+    )
     return ProgressOut.model_validate(entry)
+
+
+@router.get(
+    "/api/user/streams",
+    responses=error_responses(401),
+    summary="The viewer's devices watching now, and how many the plan allows",
+)
+async def active_streams(
+    user: CurrentUser,
+    session: DbSession,
+    settings: AppSettings,
+    registry: Streams,
+    device: ViewerDevice,
+    page: PageQuery,
+) -> StreamsPage:
+    live = await registry.active(user)
+    shown = live[page.offset : page.offset + page.page_size]
+    return StreamsPage(
+        items=[StreamOut.of(stream, current_device=device.id) for stream in shown],
+        total=len(live),
+        page=page.page,
+        page_size=page.page_size,
+        limit=await streams.stream_limit(session, user, settings),
+    )
+
+
+@router.delete(
+    "/api/user/streams/{device_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 404),
+    summary="Stop counting a device's stream, freeing its slot",
+    description="The device's next progress report gets 409 if another device has taken"
+    " the slot by then.",
+)
+async def end_stream(
+    device_id: Annotated[str, Path(pattern=DEVICE_ID_PATTERN)],
+    user: CurrentUser,
+    registry: Streams,
+) -> Response:
+    if not await registry.end(user, device_id):
+        raise StreamNotFound()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(

@@ -4,7 +4,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, StrictInt
 
+from kushfilms.billing.streams import Stream
 from kushfilms.catalog.schemas import MovieOut
+from kushfilms.kit.pagination import Page
 from kushfilms.kit.schema import RequestModel, ResponseModel
 from kushfilms.models import Video, VideoStatus
 
@@ -88,6 +90,10 @@ class PlaybackOut(ResponseModel):
     thumbnails_vtt_url: str
     duration: int
     resume_position: int = Field(description="Seconds to start from")
+    device_id: str | None = Field(
+        description="The device this stream is counted against (the X-Device-Id header, the"
+        " kf_device cookie, or one derived from the User-Agent); null when anonymous"
+    )
 
 
 class ProgressIn(RequestModel):
@@ -100,6 +106,39 @@ class ProgressOut(ResponseModel):
     progress: int
     completed: bool
     watched_at: datetime
+
+
+class StreamMovieOut(ResponseModel):
+    id: uuid.UUID
+    title: str
+    slug: str
+
+
+class StreamOut(ResponseModel):
+    device_id: str
+    label: str = Field(description='The device for people, e.g. "Chrome on Linux"')
+    movie: StreamMovieOut | None = Field(description="The film it plays (null if deleted)")
+    started_at: datetime
+    last_seen_at: datetime = Field(description="Its last heartbeat (a progress report)")
+    current: bool = Field(description="Whether it is the device making this request")
+
+    @classmethod
+    def of(cls, stream: Stream, *, current_device: str) -> "StreamOut":
+        movie = stream.movie
+        return cls(
+            device_id=stream.device_id,
+            label=stream.label,
+            movie=StreamMovieOut(id=movie.id, title=movie.title, slug=movie.slug)
+            if movie
+            else None,
+            started_at=stream.started_at,
+            last_seen_at=stream.last_seen_at,
+            current=stream.device_id == current_device,
+        )
+
+
+class StreamsPage(Page[StreamOut]):
+    limit: int = Field(description="How many devices the viewer's plan lets play at once")
 
 
 class HistoryItem(ResponseModel):

@@ -1,9 +1,14 @@
 """Every table, one per file, on one metadata so Alembic sees them all."""
 
 from kushfilms.models.base import Base
+from kushfilms.models.billing_event import BillingEvent
 from kushfilms.models.category import Category
+from kushfilms.models.local_payment import LocalPaymentObject
 from kushfilms.models.movie import AccessLevel, Movie
+from kushfilms.models.payment import Payment, PaymentStatus
 from kushfilms.models.refresh_token import RefreshToken
+from kushfilms.models.stream_session import StreamSession
+from kushfilms.models.subscription import Plan, Subscription, SubscriptionStatus
 from kushfilms.models.upload import Upload
 from kushfilms.models.user import Role, User
 from kushfilms.models.video import Video, VideoStatus
@@ -13,10 +18,18 @@ from kushfilms.models.web_session import WebSession
 __all__ = [
     "AccessLevel",
     "Base",
+    "BillingEvent",
     "Category",
+    "LocalPaymentObject",
     "Movie",
+    "Payment",
+    "PaymentStatus",
+    "Plan",
     "RefreshToken",
     "Role",
+    "StreamSession",
+    "Subscription",
+    "SubscriptionStatus",
     "Upload",
     "User",
     "Video",

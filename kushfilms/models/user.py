@@ -22,3 +22,7 @@ class User(IdMixin, TimestampMixin, Base):
         Enum(Role, native_enum=False, length=16, create_constraint=True, name="role"),
         default=Role.USER,
     )
+    # The payment provider's customer, made at the first checkout and kept.
+    stripe_customer_id: Mapped[str | None] = mapped_column(
+        String(255), unique=True, index=True, default=None
+    )

@@ -4,6 +4,8 @@ import httpx
 import pytest
 
 from tests.catalog.conftest import add_movie
+from tests.conftest import Backend
+from tests.films import add_video
 
 
 @pytest.mark.parametrize("level", ["BASIC", "PREMIUM"])
@@ -23,6 +25,7 @@ async def test_paid_films_say_what_would_open_them(
         "code": "subscription_required",
         "message": "Your plan does not include this film.",
         "required_plan": level,
+        "current_plan": "FREE",
     }
 
 
@@ -44,3 +47,35 @@ async def test_unpublished_and_unknown_films_are_not_found(
 
     assert (await client.get(f"/api/movies/{draft['id']}/playback")).status_code == 404
     assert (await client.get("/api/movies/nothing-here/playback")).status_code == 404
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """The metrics of a Server-Timing header, by name, in order: ``{name: dur}``."""
+    metrics = {}
+    for metric in header.split(","):
+        name, *params = (part.strip() for part in metric.split(";"))
+        [duration] = [float(param.removeprefix("dur=")) for param in params if "dur=" in param]
+        metrics[name] = duration
+    return metrics
+
+
+async def test_playback_says_how_long_its_entitlement_check_took(
+    client: httpx.AsyncClient, admin: dict[str, Any], viewer: dict[str, Any], env: Backend
+) -> None:
+    movie = await add_movie(client, admin, title="Timed", access_level="FREE")
+    await add_video(env, movie)
+    url = f"/api/movies/{movie['slug']}/playback"
+
+    signed_in = await client.get(url, headers={**viewer["headers"], "X-Device-Id": "timed-tv-1"})
+    anonymous = await client.get(url)
+
+    assert signed_in.status_code == anonymous.status_code == 200
+    timed = server_timing(signed_in.headers["Server-Timing"])
+    assert list(timed) == ["entitlement", "streams", "total"]
+    assert 0 < timed["entitlement"] < timed["total"] < 10_000
+    assert 0 < timed["streams"] < timed["total"]
+    assert timed["entitlement"] + timed["streams"] <= timed["total"]
+    # Anonymous viewers of free films open no stream session.
+    timed = server_timing(anonymous.headers["Server-Timing"])
+    assert list(timed) == ["entitlement", "total"]
+    assert 0 < timed["entitlement"] <= timed["total"]

@@ -37,7 +37,7 @@ async def test_gc_removes_only_what_nothing_refers_to(
     root = storage.local_path("videos")
     assert root is not None
     age(root / str(orphan))
-    age(storage.local_path("art"))
+    age(storage.local_path(f"art/{gone_movie}"))  # not other tests' fresh posters
     age(stray)
 
     async with env.app.state.db.writer() as session:

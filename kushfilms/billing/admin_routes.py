@@ -1,0 +1,37 @@
+"""The operator's billing API: revenue analytics."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from kushfilms.accounts.deps import AdminUser
+from kushfilms.billing import analytics
+from kushfilms.billing.analytics_schemas import RevenueOut
+from kushfilms.config import Settings
+from kushfilms.db import ReplicaSession
+from kushfilms.errors import COMMON_ERRORS, error_responses
+from kushfilms.kit.clock import utcnow
+
+router = APIRouter(
+    prefix="/api/admin",
+    tags=["admin: billing"],
+    responses=error_responses(*COMMON_ERRORS, 401, 403),
+)
+Day = Annotated[date | None, Query(description="YYYY-MM-DD (UTC)")]
+
+
+@router.get("/analytics/revenue", summary="Revenue analytics")
+async def revenue(
+    request: Request,
+    admin: AdminUser,  # noqa: ARG001 - administrators only
+    session: ReplicaSession,
+    start: Day = None,
+    end: Day = None,
+) -> RevenueOut:
+    """Subscriptions, churn, conversion and revenue over whole UTC days, both ends
+    included (by default the last 30 days; at most 366). Per-day series list every
+    day of the range."""
+    settings: Settings = request.app.state.settings
+    span = analytics.date_range(start, end, today=utcnow().date())
+    return RevenueOut.of(await analytics.revenue_report(session, settings, span))

@@ -1,0 +1,399 @@
+"""Applying the payment provider's events: each exactly once, in any order.
+
+An event is recorded by id in the same transaction as its effects, so a
+duplicate delivery changes nothing and a failure leaves nothing half-written.
+Order does not matter because subscriptions are not taken from the event but
+fetched as they stand now, and payments only move forward (pending, failed,
+succeeded, refunded). Stripe's webhook and the local checkout both end here.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kushfilms.billing.plans import RANK, PlanOffer, plans_from
+from kushfilms.billing.provider import PaymentProvider, ProviderSubscription, timestamp
+from kushfilms.config import Settings
+from kushfilms.kit.clock import utcnow
+from kushfilms.kit.money import money
+from kushfilms.models import (
+    BillingEvent,
+    Payment,
+    PaymentStatus,
+    Subscription,
+    SubscriptionStatus,
+    User,
+)
+from kushfilms.models.payment import PAYMENT_PROGRESS
+from kushfilms.notify import queue_email
+
+log = logging.getLogger(__name__)
+
+STATUS = {
+    "active": SubscriptionStatus.ACTIVE,
+    "trialing": SubscriptionStatus.ACTIVE,
+    "past_due": SubscriptionStatus.PAST_DUE,
+    "unpaid": SubscriptionStatus.UNPAID,
+    "paused": SubscriptionStatus.UNPAID,
+    "canceled": SubscriptionStatus.CANCELED,
+    "incomplete_expired": SubscriptionStatus.CANCELED,
+    "incomplete": SubscriptionStatus.INCOMPLETE,
+}
+SUBSCRIPTION_EVENTS = {
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+}
+HANDLED = SUBSCRIPTION_EVENTS | {
+    "checkout.session.completed",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "charge.refunded",
+}
+
+
+class UnknownPrice(Exception):
+    """A subscription to a price no plan sells: the settings are wrong. Failing
+    makes Stripe retry, so nothing is lost once they are put right."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An event, with the subscription it concerns fetched as it stands now."""
+
+    event: dict[str, Any]
+    subscription: ProviderSubscription | None
+
+    @property
+    def id(self) -> str:
+        return str(self.event["id"])
+
+    @property
+    def type(self) -> str:
+        return str(self.event["type"])
+
+    @property
+    def object(self) -> dict[str, Any]:
+        found: dict[str, Any] = self.event["data"]["object"]
+        return found
+
+
+async def prepare(event: dict[str, Any], provider: PaymentProvider) -> Prepared:
+    """Fetch what the event needs from the provider, before any database work (so no
+    write lock is held across the network)."""
+    subscription_id = subscription_of_event(event)
+    remote = await provider.subscription(subscription_id) if subscription_id else None
+    return Prepared(event, remote)
+
+
+def subscription_of_event(event: dict[str, Any]) -> str | None:
+    kind, data = event["type"], event["data"]["object"]
+    if kind in SUBSCRIPTION_EVENTS:
+        return str(data["id"])
+    if kind == "checkout.session.completed" or kind.startswith("invoice."):
+        return _invoice_subscription(data)
+    return None
+
+
+def _invoice_subscription(data: dict[str, Any]) -> str | None:
+    """The subscription of an invoice or checkout session, in any API version's shape."""
+    found = data.get("subscription")
+    if not found:
+        parent = data.get("parent") or {}
+        found = (parent.get("subscription_details") or {}).get("subscription")
+    if isinstance(found, dict):
+        found = found.get("id")
+    return str(found) if found else None
+
+
+async def apply(session: AsyncSession, prepared: Prepared, settings: Settings) -> bool:
+    """Apply the event once: False when it had been applied already."""
+    if await session.get(BillingEvent, prepared.id) is not None:
+        return False
+    session.add(BillingEvent(id=prepared.id, type=prepared.type))
+    await session.flush()
+    kind, data = prepared.type, prepared.object
+    if kind == "checkout.session.completed":
+        await _link_customer(session, data)
+    if kind == "invoice.paid":
+        await record_invoice(session, data, PaymentStatus.SUCCEEDED, settings)
+    elif kind == "invoice.payment_failed":
+        await record_invoice(session, data, PaymentStatus.FAILED, settings)
+    elif kind == "charge.refunded":
+        await record_refund(session, data)
+    elif kind not in HANDLED:
+        log.info("Acknowledged %s event %s without acting on it", kind, prepared.id)
+    if prepared.subscription is not None:
+        await sync_subscription(session, prepared.subscription, settings)
+    return True
+
+
+async def _link_customer(session: AsyncSession, data: dict[str, Any]) -> None:
+    """A completed checkout ties the customer to the viewer who started it."""
+    customer = data.get("customer")
+    reference = data.get("client_reference_id")
+    if not customer or not reference:
+        return
+    try:
+        user = await session.get(User, uuid.UUID(str(reference)))
+    except ValueError:
+        user = None
+    if user is not None and user.stripe_customer_id is None:
+        user.stripe_customer_id = str(customer)
+
+
+async def user_of_customer(
+    session: AsyncSession, customer: str, user_id: str | None = None
+) -> User | None:
+    found: User | None = await session.scalar(
+        select(User).where(User.stripe_customer_id == customer)
+    )
+    if found is None and user_id:
+        try:
+            found = await session.get(User, uuid.UUID(user_id))
+        except ValueError:
+            return None
+    return found
+
+
+def _offer(settings: Settings, price_id: str) -> PlanOffer:
+    offer = plans_from(settings).by_price(price_id)
+    if offer is None:
+        raise UnknownPrice(f"no plan sells the price {price_id!r}; check KF_STRIPE_PRICE_*")
+    return offer
+
+
+async def sync_subscription(
+    session: AsyncSession, remote: ProviderSubscription, settings: Settings
+) -> Subscription | None:
+    """Make the viewer's subscription what the provider says it is now."""
+    user = await user_of_customer(session, remote.customer, remote.user_id)
+    if user is None:
+        log.warning("Subscription %s belongs to no viewer here; ignored", remote.id)
+        return None
+    offer = _offer(settings, remote.price_id)
+    status = STATUS.get(remote.status, SubscriptionStatus.INCOMPLETE)
+    row: Subscription | None = await session.scalar(
+        select(Subscription).where(Subscription.user_id == user.id)
+    )
+    same = row is not None and row.provider_subscription_id == remote.id
+    if row is not None and not same and remote.created < row.provider_created_at:
+        log.info("Subscription %s is older than the viewer's current one; ignored", remote.id)
+        return row
+    before = _Before.of(row if same else None)
+    if row is None:
+        row = Subscription(user_id=user.id, started_at=remote.created)
+        session.add(row)
+    elif not same:
+        row.started_at = remote.created
+        row.reminded_period_end = None
+    if (
+        same
+        and RANK[offer.plan] < RANK[row.plan]
+        and remote.current_period_end == row.current_period_end
+    ):
+        row.scheduled_plan = offer.plan  # a downgrade waits for the paid period to end
+    else:
+        row.plan, row.scheduled_plan = offer.plan, None
+    row.status = status
+    row.provider_subscription_id = remote.id
+    row.provider_created_at = remote.created
+    row.price_id = remote.price_id
+    row.current_period_start = remote.current_period_start
+    row.current_period_end = remote.current_period_end
+    row.cancel_at_period_end = remote.cancel_at_period_end
+    row.ended_at = remote.ended_at
+    if status != SubscriptionStatus.PAST_DUE:
+        row.past_due_since = None
+    elif row.past_due_since is None:
+        row.past_due_since = utcnow()
+    await session.flush()
+    await _tell_viewer(session, user, row, before, offer)
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class _Before:
+    status: SubscriptionStatus | None
+    cancel_at_period_end: bool
+
+    @classmethod
+    def of(cls, row: Subscription | None) -> "_Before":
+        if row is None:
+            return cls(None, False)
+        return cls(row.status, row.cancel_at_period_end)
+
+
+async def _tell_viewer(
+    session: AsyncSession, user: User, row: Subscription, before: _Before, offer: PlanOffer
+) -> None:
+    """Emails for the changes a viewer should hear about (once each: only on the change)."""
+    if row.status == SubscriptionStatus.ACTIVE and before.status in (
+        None,
+        SubscriptionStatus.INCOMPLETE,
+    ):
+        await queue_email(
+            session,
+            "subscription_started",
+            user,
+            plan=offer.name,
+            amount=offer.price,
+            next_bill_date=_date(row.current_period_end),
+        )
+    ending = row.cancel_at_period_end or row.status == SubscriptionStatus.CANCELED
+    was_ending = before.cancel_at_period_end or before.status == SubscriptionStatus.CANCELED
+    if ending and not was_ending and before.status is not None:
+        access_until = row.ended_at or row.current_period_end
+        await queue_email(
+            session,
+            "cancellation_confirmed",
+            user,
+            plan=offer.name,
+            access_until=_date(access_until),
+        )
+
+
+def _date(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+def _payment_refs(data: dict[str, Any]) -> list[str]:
+    """The charge and payment intent of an invoice, in any API version's shape."""
+    refs = [data.get("charge"), data.get("payment_intent")]
+    for payment in (data.get("payments") or {}).get("data") or []:
+        inner = payment.get("payment") or {}
+        refs += [inner.get("charge"), inner.get("payment_intent")]
+    return [str(ref.get("id") if isinstance(ref, dict) else ref) for ref in refs if ref]
+
+
+async def record_invoice(
+    session: AsyncSession, data: dict[str, Any], status: PaymentStatus, settings: Settings
+) -> Payment | None:
+    user = await user_of_customer(session, str(data.get("customer") or ""))
+    if user is None:
+        log.warning("Invoice %s belongs to no viewer here; ignored", data.get("id"))
+        return None
+    refs = _payment_refs(data)
+    conditions: list[ColumnElement[bool]] = [Payment.provider_payment_id == str(data["id"])]
+    if refs:
+        conditions.append(Payment.provider_charge_id.in_(refs))
+    payment: Payment | None = await session.scalar(select(Payment).where(or_(*conditions)))
+    if payment is None:
+        payment = Payment(user_id=user.id, status=PaymentStatus.PENDING, amount=0)
+        session.add(payment)
+    before = payment.status
+    payment.provider_payment_id = str(data["id"])
+    payment.provider_charge_id = payment.provider_charge_id or (refs[0] if refs else None)
+    payment.provider_subscription_id = _invoice_subscription(data)
+    paid = data.get("amount_paid") or 0
+    payment.amount = int(
+        paid if status == PaymentStatus.SUCCEEDED else data.get("amount_due") or paid
+    )
+    payment.currency = str(data.get("currency") or settings.currency)
+    payment.description = _describe(data, settings)
+    if PAYMENT_PROGRESS.index(status) > PAYMENT_PROGRESS.index(payment.status):
+        payment.status = status
+    if status == PaymentStatus.SUCCEEDED and payment.paid_at is None:
+        paid_at = (data.get("status_transitions") or {}).get("paid_at")
+        payment.paid_at = timestamp(paid_at) if paid_at else utcnow()
+    await session.flush()
+    if payment.status != before:
+        await _tell_payment(session, user, payment, data, settings)
+    return payment
+
+
+def _invoice_offer(data: dict[str, Any], settings: Settings) -> PlanOffer | None:
+    """The plan an invoice is for, from its lines' prices (in any API version's shape)."""
+    for line in (data.get("lines") or {}).get("data") or []:
+        pricing = line.get("pricing") or {}
+        price = line.get("price") or (pricing.get("price_details") or {}).get("price") or {}
+        price_id = price.get("id") if isinstance(price, dict) else price
+        offer = plans_from(settings).by_price(str(price_id or ""))
+        if offer is not None:
+            return offer
+    return None
+
+
+def _describe(data: dict[str, Any], settings: Settings) -> str:
+    offer = _invoice_offer(data, settings)
+    if offer is not None:
+        return f"Kush Films {offer.name}, monthly"
+    for line in (data.get("lines") or {}).get("data") or []:
+        if line.get("description"):
+            return str(line["description"])[:255]
+    return str(data.get("description") or "Kush Films subscription")[:255]
+
+
+async def _tell_payment(
+    session: AsyncSession,
+    user: User,
+    payment: Payment,
+    data: dict[str, Any],
+    settings: Settings,
+) -> None:
+    amount = money(payment.amount, payment.currency)
+    offer = _invoice_offer(data, settings)
+    plan = offer.name if offer is not None else payment.description
+    if payment.status == PaymentStatus.SUCCEEDED:
+        lines = (data.get("lines") or {}).get("data") or [{}]
+        period = lines[0].get("period") or {}
+        await queue_email(
+            session,
+            "payment_receipt",
+            user,
+            plan=plan,
+            amount=amount,
+            currency=payment.currency,
+            payment_id=payment.provider_payment_id,
+            period_start=_date(timestamp(period["start"])) if period.get("start") else "",
+            period_end=_date(timestamp(period["end"])) if period.get("end") else "",
+            paid_at=payment.paid_at,
+        )
+    elif payment.status == PaymentStatus.FAILED:
+        next_try = data.get("next_payment_attempt")
+        grace_end = utcnow() + timedelta(days=settings.past_due_grace_days)
+        await queue_email(
+            session,
+            "payment_failed",
+            user,
+            amount=amount,
+            plan=plan,
+            next_attempt=_date(timestamp(next_try)) if next_try else None,
+            access_until=_date(grace_end),
+        )
+
+
+async def record_refund(session: AsyncSession, data: dict[str, Any]) -> Payment | None:
+    """A refunded charge: its payment becomes REFUNDED, even if the invoice's own
+    events have not arrived yet (the payment is made now and completed by them)."""
+    if not data.get("refunded"):
+        return None  # a partial refund: the payment stands
+    refs = [str(data["id"])] + ([str(data["payment_intent"])] if data.get("payment_intent") else [])
+    conditions: list[ColumnElement[bool]] = [Payment.provider_charge_id.in_(refs)]
+    invoice = data.get("invoice")
+    if invoice:
+        conditions.append(Payment.provider_payment_id == str(invoice))
+    payment: Payment | None = await session.scalar(select(Payment).where(or_(*conditions)))
+    if payment is None:
+        user = await user_of_customer(session, str(data.get("customer") or ""))
+        if user is None:
+            log.warning("Charge %s belongs to no viewer here; ignored", data.get("id"))
+            return None
+        payment = Payment(
+            user_id=user.id,
+            provider_payment_id=str(invoice or f"charge:{data['id']}"),
+            provider_charge_id=refs[-1] if data.get("payment_intent") else refs[0],
+            amount=int(data.get("amount") or 0),
+            currency=str(data.get("currency") or "usd"),
+            status=PaymentStatus.REFUNDED,
+            description=str(data.get("description") or "Kush Films subscription")[:255],
+        )
+        session.add(payment)
+    payment.status = PaymentStatus.REFUNDED
+    await session.flush()
+    return payment

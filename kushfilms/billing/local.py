@@ -1,0 +1,325 @@
+"""The built-in local checkout: subscriptions without Stripe, for trying the platform.
+
+With no KF_STRIPE_SECRET_KEY, checkout sends the viewer to a card form on this
+server (/billing/checkout/{id}). The records it keeps are Stripe-shaped
+(customers, checkout sessions, subscriptions, invoices) and every change is
+told as a Stripe event to the same handler the webhook uses; only this
+boundary differs. Test cards, as on Stripe:
+
+- 4242 4242 4242 4242: pays, and every renewal pays;
+- 4000 0000 0000 0341: pays now, but renewals fail (the subscription goes past due);
+- 4000 0000 0000 0002: declined.
+
+Renewals happen in the worker's housekeeping (:func:`renew_due`).
+"""
+
+import calendar
+import copy
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kushfilms.billing import events
+from kushfilms.billing.plans import plans_from
+from kushfilms.billing.provider import ProviderSubscription
+from kushfilms.config import Settings
+from kushfilms.errors import Conflict, NotFound, Unprocessable
+from kushfilms.kit.clock import utcnow
+from kushfilms.models import LocalPaymentObject
+
+PAYS = "4242424242424242"
+RENEWALS_FAIL = "4000000000000341"
+DECLINED = "4000000000000002"
+RETRY_DAYS = 3  # a failed renewal is tried again after this long
+
+
+class CardDeclined(Unprocessable):
+    code = "card_declined"
+    message = "The card was declined. Try another card."
+
+
+class CheckoutNotOpen(Conflict):
+    code = "checkout_not_open"
+    message = "This checkout is already complete or has expired."
+
+
+def add_month(moment: datetime) -> datetime:
+    """The same day next month (or the month's last day), as Stripe bills monthly."""
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_local_{secrets.token_hex(12)}"
+
+
+def _unix(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+@dataclass
+class LocalProvider:
+    """The provider interface over this database; works inside the caller's transaction."""
+
+    session: AsyncSession
+    settings: Settings
+
+    # --- records -------------------------------------------------------------------
+    async def _get(self, object_id: str, kind: str) -> dict[str, Any]:
+        found = await self.session.get(LocalPaymentObject, object_id)
+        if found is None or found.kind != kind:
+            raise NotFound(f"No such {kind.replace('_', ' ')}.")
+        # A deep copy: a change made in place would also change the loaded value,
+        # and SQLAlchemy would then see nothing to write.
+        return copy.deepcopy(found.data)
+
+    async def _put(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        found = await self.session.get(LocalPaymentObject, data["id"])
+        if found is None:
+            self.session.add(LocalPaymentObject(id=data["id"], kind=kind, data=data))
+        else:
+            found.data = data
+        await self.session.flush()
+        return data
+
+    async def _tell(self, kind: str, data: dict[str, Any]) -> None:
+        """Send an event to the shared handler, as Stripe's webhook would."""
+        event = {
+            "id": _id("evt"),
+            "object": "event",
+            "type": kind,
+            "created": _unix(utcnow()),
+            "data": {"object": data},
+        }
+        prepared = await events.prepare(event, self)
+        await events.apply(self.session, prepared, self.settings)
+
+    # --- the provider interface ------------------------------------------------------
+    async def create_customer(self, *, email: str, name: str, user_id: str) -> str:
+        customer = {
+            "id": _id("cus"),
+            "object": "customer",
+            "email": email,
+            "name": name,
+            "metadata": {"user_id": user_id},
+            "created": _unix(utcnow()),
+        }
+        await self._put("customer", customer)
+        return str(customer["id"])
+
+    async def create_checkout(
+        self,
+        *,
+        customer: str,
+        price_id: str,
+        user_id: str,
+        success_url: str,
+        cancel_url: str,
+    ) -> str:
+        checkout_id = _id("cs")
+        await self._put(
+            "checkout_session",
+            {
+                "id": checkout_id,
+                "object": "checkout.session",
+                "mode": "subscription",
+                "status": "open",
+                "customer": customer,
+                "client_reference_id": user_id,
+                "price": price_id,
+                "success_url": success_url,
+                "cancel_url": cancel_url,
+                "created": _unix(utcnow()),
+                "expires_at": _unix(utcnow() + timedelta(hours=24)),
+                "subscription": None,
+            },
+        )
+        return urljoin(success_url, f"/billing/checkout/{checkout_id}")
+
+    async def subscription(self, subscription_id: str) -> ProviderSubscription:
+        return ProviderSubscription.from_stripe(await self._get(subscription_id, "subscription"))
+
+    async def set_cancel_at_period_end(
+        self, subscription_id: str, cancel: bool
+    ) -> ProviderSubscription:
+        data = await self._get(subscription_id, "subscription")
+        if data["status"] == "canceled":
+            raise Conflict("This subscription has ended; start a new one instead.")
+        data["cancel_at_period_end"] = cancel
+        data["canceled_at"] = _unix(utcnow()) if cancel else None
+        await self._put("subscription", data)
+        await self._tell("customer.subscription.updated", data)
+        return ProviderSubscription.from_stripe(data)
+
+    async def change_price(
+        self, subscription_id: str, price_id: str, *, prorate: bool
+    ) -> ProviderSubscription:
+        data = await self._get(subscription_id, "subscription")
+        item = data["items"]["data"][0]
+        old = plans_from(self.settings).by_price(item["price"]["id"])
+        new = plans_from(self.settings).by_price(price_id)
+        if new is None:
+            raise Unprocessable("No plan sells that price.")
+        item["price"] = {"id": price_id}
+        data["cancel_at_period_end"] = False
+        await self._put("subscription", data)
+        if prorate and old is not None and new.price_cents > old.price_cents:
+            start, end = item["current_period_start"], item["current_period_end"]
+            left = max(0.0, (end - _unix(utcnow())) / max(1, end - start))
+            amount = round((new.price_cents - old.price_cents) * left)
+            await self._invoice(data, amount, "Upgrade to " + new.name + " (prorated)", paid=True)
+        await self._tell("customer.subscription.updated", data)
+        return ProviderSubscription.from_stripe(data)
+
+    async def portal_url(self, customer: str, return_url: str) -> str:  # noqa: ARG002
+        # Cards and invoices are managed on the account page itself.
+        return urljoin(return_url, "/account/subscription")
+
+    # --- the checkout page -----------------------------------------------------------
+    async def checkout(self, checkout_id: str) -> dict[str, Any]:
+        return await self._get(checkout_id, "checkout_session")
+
+    async def complete_checkout(self, checkout_id: str, *, card_number: str) -> str:
+        """Pay with a test card: the subscription starts, and the events are told.
+        Returns where to send the viewer (the checkout's success URL)."""
+        checkout = await self.checkout(checkout_id)
+        if checkout["status"] != "open" or checkout["expires_at"] < _unix(utcnow()):
+            raise CheckoutNotOpen()
+        card = "".join(card_number.split())
+        if card == DECLINED:
+            raise CardDeclined()
+        if card not in (PAYS, RENEWALS_FAIL):
+            raise CardDeclined(
+                "Use a test card: 4242 4242 4242 4242 (pays) or 4000 0000 0000 0341 "
+                "(renewals fail). No real card is ever charged here."
+            )
+        now = utcnow()
+        start, end = _unix(now), _unix(add_month(now))
+        subscription = {
+            "id": _id("sub"),
+            "object": "subscription",
+            "customer": checkout["customer"],
+            "status": "active",
+            "created": start,
+            "cancel_at_period_end": False,
+            "canceled_at": None,
+            "ended_at": None,
+            "metadata": {"user_id": checkout["client_reference_id"]},
+            "items": {
+                "object": "list",
+                "data": [
+                    {
+                        "id": _id("si"),
+                        "price": {"id": checkout["price"]},
+                        "current_period_start": start,
+                        "current_period_end": end,
+                    }
+                ],
+            },
+            "card_last4": card[-4:],
+            "renewals_fail": card == RENEWALS_FAIL,
+        }
+        await self._put("subscription", subscription)
+        checkout.update(status="complete", subscription=subscription["id"])
+        await self._put("checkout_session", checkout)
+        offer = plans_from(self.settings).by_price(checkout["price"])
+        description = f"Kush Films {offer.name}, monthly" if offer else "Kush Films"
+        await self._tell("checkout.session.completed", checkout)
+        await self._tell("customer.subscription.created", subscription)
+        await self._invoice(subscription, offer.price_cents if offer else 0, description, paid=True)
+        return str(checkout["success_url"])
+
+    async def _invoice(
+        self, subscription: dict[str, Any], amount: int, description: str, *, paid: bool
+    ) -> dict[str, Any]:
+        item = subscription["items"]["data"][0]
+        now = _unix(utcnow())
+        invoice = {
+            "id": _id("in"),
+            "object": "invoice",
+            "customer": subscription["customer"],
+            "subscription": subscription["id"],
+            "currency": self.settings.currency,
+            "amount_due": amount,
+            "amount_paid": amount if paid else 0,
+            "status": "paid" if paid else "open",
+            "charge": _id("ch") if paid else None,
+            "created": now,
+            "status_transitions": {"paid_at": now if paid else None},
+            "next_payment_attempt": None if paid else now + RETRY_DAYS * 86400,
+            "lines": {
+                "object": "list",
+                "data": [
+                    {
+                        "description": description,
+                        "price": item["price"],
+                        "period": {
+                            "start": item["current_period_start"],
+                            "end": item["current_period_end"],
+                        },
+                    }
+                ],
+            },
+        }
+        await self._put("invoice", invoice)
+        await self._tell("invoice.paid" if paid else "invoice.payment_failed", invoice)
+        return invoice
+
+    # --- renewals --------------------------------------------------------------------
+    async def renew_due(self) -> int:
+        """Roll over every local subscription whose period has ended: renew it (paid
+        or failed, by its card), or end it when it was set to cancel. Returns how many."""
+        now = utcnow()
+        found = await self.session.scalars(
+            select(LocalPaymentObject).where(LocalPaymentObject.kind == "subscription")
+        )
+        changed = 0
+        for record in found.all():
+            data = copy.deepcopy(record.data)
+            item = data["items"]["data"][0]
+            if data["status"] in ("canceled", "unpaid") or item["current_period_end"] > _unix(now):
+                continue
+            if data["status"] == "past_due" and data.get("retry_at", 0) > _unix(now):
+                continue
+            await self._roll_over(data, now)
+            changed += 1
+        return changed
+
+    async def _roll_over(self, data: dict[str, Any], now: datetime) -> None:
+        item = data["items"]["data"][0]
+        if data["cancel_at_period_end"]:
+            data.update(status="canceled", ended_at=item["current_period_end"])
+            await self._put("subscription", data)
+            await self._tell("customer.subscription.deleted", data)
+            return
+        offer = plans_from(self.settings).by_price(item["price"]["id"])
+        amount = offer.price_cents if offer else 0
+        description = f"Kush Films {offer.name}, monthly" if offer else "Kush Films"
+        if data.get("renewals_fail"):
+            grace = timedelta(days=self.settings.past_due_grace_days)
+            overdue_since = data.get("past_due_since") or item["current_period_end"]
+            if now.timestamp() - overdue_since > grace.total_seconds():
+                data.update(status="unpaid")
+            else:
+                data.update(
+                    status="past_due",
+                    past_due_since=overdue_since,
+                    retry_at=_unix(now + timedelta(days=RETRY_DAYS)),
+                )
+            await self._put("subscription", data)
+            await self._invoice(data, amount, description, paid=False)
+            await self._tell("customer.subscription.updated", data)
+            return
+        start = item["current_period_end"]
+        item["current_period_start"] = start
+        item["current_period_end"] = _unix(add_month(datetime.fromtimestamp(start, tz=now.tzinfo)))
+        data.update(status="active", past_due_since=None, retry_at=None)
+        await self._put("subscription", data)
+        await self._invoice(data, amount, description, paid=True)
+        await self._tell("customer.subscription.updated", data)

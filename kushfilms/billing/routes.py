@@ -1,0 +1,205 @@
+"""The billing API: plans, subscriptions, payments, and Stripe's webhook."""
+
+import json
+import logging
+from typing import Annotated, Any
+
+import stripe
+from fastapi import APIRouter, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kushfilms.accounts.deps import CurrentUser
+from kushfilms.billing import events, service
+from kushfilms.billing.plans import plans_from
+from kushfilms.billing.provider import PaymentProvider
+from kushfilms.billing.schemas import (
+    CheckoutOut,
+    PaymentOut,
+    PlanChoice,
+    PlanOut,
+    PortalOut,
+    SubscriptionStatusOut,
+    WebhookOut,
+)
+from kushfilms.config import Settings
+from kushfilms.db import DbSession, ReadSession, transaction
+from kushfilms.errors import COMMON_ERRORS, BadRequest, KushError, error_responses
+from kushfilms.kit.pagination import Page, PageQuery, to_page
+from kushfilms.models import User
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["billing"], responses=error_responses(*COMMON_ERRORS))
+SIGNED_IN = error_responses(401)
+
+
+class BadSignature(BadRequest):
+    code = "invalid_signature"
+    message = "The Stripe-Signature header is missing, wrong or too old."
+
+
+class WebhookFailed(KushError):
+    status = 500
+    code = "webhook_failed"
+    message = "The event could not be applied; nothing was changed. Send it again."
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def provider(request: Request, session: AsyncSession) -> PaymentProvider:
+    return service.provider_for(_settings(request), session, request.app.state.stripe)
+
+
+def base_url(request: Request) -> str:
+    """Where payment pages send viewers back to: KF_PUBLIC_URL, or this request's site."""
+    return _settings(request).public_url.rstrip("/") or str(request.base_url).rstrip("/")
+
+
+@router.get("/api/plans")
+async def list_plans(request: Request) -> list[PlanOut]:
+    """The plans on sale, cheapest first."""
+    return [PlanOut.of(offer) for offer in plans_from(_settings(request))]
+
+
+@router.post(
+    "/api/subscriptions/create-checkout",
+    responses=error_responses(401, 409, 502),
+)
+async def create_checkout(
+    request: Request, body: PlanChoice, user: CurrentUser, session: DbSession
+) -> CheckoutOut:
+    """Start paying for a plan: send the viewer to ``checkout_url``. The plan starts
+    when the payment goes through (the provider's events say so)."""
+    url = await service.start_checkout(
+        session,
+        provider(request, session),
+        _settings(request),
+        user=user,
+        plan=body.plan,
+        base_url=base_url(request),
+    )
+    return CheckoutOut(checkout_url=url)
+
+
+async def _status(session: AsyncSession, request: Request, user: User) -> SubscriptionStatusOut:
+    found = await service.status(session, _settings(request), user=user)
+    held = found.subscription
+    return SubscriptionStatusOut(
+        plan=found.plan,
+        status=held.status if held else None,
+        subscribed_plan=held.plan if held else None,
+        scheduled_plan=held.scheduled_plan if held else None,
+        current_period_start=held.current_period_start if held else None,
+        current_period_end=held.current_period_end if held else None,
+        cancel_at_period_end=held.cancel_at_period_end if held else False,
+        next_bill_at=found.next_bill_at,
+        next_bill_amount=found.next_bill_amount,
+        currency=found.offer.currency,
+        max_height=found.offer.max_height,
+        streams=found.offer.streams,
+    )
+
+
+@router.get("/api/subscriptions/status", responses=SIGNED_IN)
+async def subscription_status(
+    request: Request, user: CurrentUser, session: ReadSession
+) -> SubscriptionStatusOut:
+    """The viewer's plan now, and their subscription's state."""
+    return await _status(session, request, user)
+
+
+@router.post("/api/subscriptions/cancel", responses=error_responses(401, 404, 502))
+async def cancel_subscription(
+    request: Request, user: CurrentUser, session: DbSession
+) -> SubscriptionStatusOut:
+    """Cancel at the end of the paid period (the plan stays until then)."""
+    settings = _settings(request)
+    await service.cancel(session, provider(request, session), settings, user=user)
+    return await _status(session, request, user)
+
+
+@router.post("/api/subscriptions/resume", responses=error_responses(401, 404, 409, 502))
+async def resume_subscription(
+    request: Request, user: CurrentUser, session: DbSession
+) -> SubscriptionStatusOut:
+    """Take back a cancellation while the paid period lasts."""
+    settings = _settings(request)
+    await service.resume(session, provider(request, session), settings, user=user)
+    return await _status(session, request, user)
+
+
+@router.post("/api/subscriptions/change", responses=error_responses(401, 404, 409, 502))
+async def change_subscription(
+    request: Request, body: PlanChoice, user: CurrentUser, session: DbSession
+) -> SubscriptionStatusOut:
+    """Upgrade now (the rest of the period is charged pro rata) or downgrade from
+    the next period."""
+    settings = _settings(request)
+    await service.change(session, provider(request, session), settings, user=user, plan=body.plan)
+    return await _status(session, request, user)
+
+
+@router.post("/api/subscriptions/portal", responses=error_responses(401, 404, 502))
+async def billing_portal(request: Request, user: CurrentUser, session: DbSession) -> PortalOut:
+    """A link to the payment provider's billing portal (cards, invoices)."""
+    url = await service.portal(provider(request, session), user=user, base_url=base_url(request))
+    return PortalOut(url=url)
+
+
+@router.get("/api/user/payments", responses=SIGNED_IN)
+async def list_payments(
+    user: CurrentUser, session: ReadSession, page: PageQuery
+) -> Page[PaymentOut]:
+    """The viewer's payments, newest first."""
+    return to_page(await service.payments(session, user=user, page=page), PaymentOut.of)
+
+
+@router.post("/api/webhooks/stripe", responses=error_responses(400, 500))
+async def stripe_webhook(
+    request: Request,
+    stripe_signature: Annotated[str | None, Header()] = None,
+) -> WebhookOut:
+    """Stripe's events, verified by their signature and applied exactly once."""
+    settings = _settings(request)
+    secret = settings.stripe_webhook_secret.get_secret_value()
+    payload = await request.body()
+    if not secret or not stripe_signature:
+        raise BadSignature()
+    event = _event_of(payload)  # first: the SDK fails on bodies that are not an object
+    try:
+        stripe.Webhook.construct_event(
+            payload, stripe_signature, secret, tolerance=settings.stripe_webhook_tolerance
+        )
+    except stripe.SignatureVerificationError as error:
+        raise BadSignature() from error
+    try:
+        async with transaction(request.app.state.db.writer) as session:
+            prepared = await events.prepare(event, provider(request, session))
+            applied = await events.apply(session, prepared, settings)
+    except KushError as error:
+        log.error("Stripe event %s (%s) failed: %s", event["id"], event["type"], error.detail)
+        raise WebhookFailed() from error
+    except Exception as error:
+        log.exception("Stripe event %s (%s) failed", event["id"], event["type"])
+        raise WebhookFailed() from error
+    return WebhookOut(received=True, duplicate=not applied)
+
+
+def _event_of(payload: bytes) -> dict[str, Any]:
+    """The body as an event: an object with an id, a type and a data object."""
+    try:
+        event = json.loads(payload)
+    except ValueError as error:
+        raise BadRequest("The body is not a Stripe event.") from error
+    data = event.get("data") if isinstance(event, dict) else None
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("object"), dict)
+        and {"id", "type"} <= event.keys()
+    ):
+        raise BadRequest("The body is not a Stripe event.")
+    found: dict[str, Any] = event
+    return found

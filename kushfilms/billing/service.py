@@ -1,0 +1,189 @@
+"""Subscriptions as viewers handle them: checkout, cancel, resume, change, status."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kushfilms.accounts import service as accounts
+from kushfilms.billing import events
+from kushfilms.billing.access import subscription_of
+from kushfilms.billing.entitlements import plan_in_use
+from kushfilms.billing.local import LocalProvider
+from kushfilms.billing.plans import RANK, PlanOffer, Plans, plans_from
+from kushfilms.billing.provider import PaymentProvider
+from kushfilms.billing.stripe_provider import StripeProvider
+from kushfilms.config import Settings
+from kushfilms.errors import Conflict, NotFound, Unprocessable
+from kushfilms.kit.clock import utcnow
+from kushfilms.kit.pagination import Paged, PageRequest, paginate_scalars
+from kushfilms.models import Payment, Plan, Subscription, SubscriptionStatus, User
+
+
+class AlreadySubscribed(Conflict):
+    code = "already_subscribed"
+    message = "You already have a subscription. Change its plan instead."
+
+
+class NoSubscription(NotFound):
+    code = "no_subscription"
+    message = "You have no subscription."
+
+
+class NotCanceled(Conflict):
+    code = "not_canceled"
+    message = "Your subscription is not set to end."
+
+
+class NotAPaidPlan(Unprocessable):
+    code = "not_a_paid_plan"
+    message = "Choose BASIC or PREMIUM. To go back to Free, cancel your subscription."
+
+
+def provider_for(
+    settings: Settings, session: AsyncSession, stripe: StripeProvider | None
+) -> PaymentProvider:
+    """Stripe when configured; otherwise the local checkout, in this transaction."""
+    if stripe is not None:
+        return stripe
+    return LocalProvider(session, settings)
+
+
+def _paid_offer(plans: Plans, plan: Plan) -> PlanOffer:
+    if plan == Plan.FREE:
+        raise NotAPaidPlan()
+    return plans[plan]
+
+
+def _grace(settings: Settings) -> timedelta:
+    return timedelta(days=settings.past_due_grace_days)
+
+
+def _is_local_id(customer: str | None) -> bool:
+    return bool(customer and customer.startswith("cus_local_"))
+
+
+def is_live(subscription: Subscription | None) -> bool:
+    """Still running at the provider: something to cancel, resume or change."""
+    return subscription is not None and subscription.status in (
+        SubscriptionStatus.ACTIVE,
+        SubscriptionStatus.PAST_DUE,
+    )
+
+
+async def start_checkout(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    settings: Settings,
+    *,
+    user: User,
+    plan: Plan,
+    base_url: str,
+) -> str:
+    """A checkout for ``plan``; returns the URL to send the viewer to."""
+    offer = _paid_offer(plans_from(settings), plan)
+    if is_live(await subscription_of(session, user)):
+        raise AlreadySubscribed()
+    # The viewer as this transaction sees them, so that the new customer is kept.
+    user = await accounts.get_user(session, user.id)
+    # A customer of the local checkout means nothing to Stripe: make a real one.
+    stale = isinstance(provider, StripeProvider) and _is_local_id(user.stripe_customer_id)
+    if user.stripe_customer_id is None or stale:
+        user.stripe_customer_id = await provider.create_customer(
+            email=user.email, name=user.name, user_id=str(user.id)
+        )
+        await session.flush()
+    return await provider.create_checkout(
+        customer=user.stripe_customer_id,
+        price_id=offer.price_id,
+        user_id=str(user.id),
+        success_url=f"{base_url}/account/subscription?checkout=complete",
+        cancel_url=f"{base_url}/pricing?checkout=canceled",
+    )
+
+
+async def _live(session: AsyncSession, user: User) -> Subscription:
+    subscription = await subscription_of(session, user)
+    if subscription is None or not is_live(subscription):
+        raise NoSubscription()
+    return subscription
+
+
+async def cancel(
+    session: AsyncSession, provider: PaymentProvider, settings: Settings, *, user: User
+) -> Subscription:
+    """Cancel at the end of the paid period; the plan stays until then."""
+    subscription = await _live(session, user)
+    if subscription.cancel_at_period_end:
+        return subscription
+    remote = await provider.set_cancel_at_period_end(subscription.provider_subscription_id, True)
+    return await events.sync_subscription(session, remote, settings) or subscription
+
+
+async def resume(
+    session: AsyncSession, provider: PaymentProvider, settings: Settings, *, user: User
+) -> Subscription:
+    """Take back a cancellation before the period ends."""
+    subscription = await _live(session, user)
+    if not subscription.cancel_at_period_end:
+        raise NotCanceled()
+    remote = await provider.set_cancel_at_period_end(subscription.provider_subscription_id, False)
+    return await events.sync_subscription(session, remote, settings) or subscription
+
+
+async def change(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    settings: Settings,
+    *,
+    user: User,
+    plan: Plan,
+) -> Subscription:
+    """An upgrade starts now, charged pro rata; a downgrade starts with the next period."""
+    plans = plans_from(settings)
+    offer = _paid_offer(plans, plan)
+    subscription = await _live(session, user)
+    current = subscription.plan
+    if plan == current and subscription.scheduled_plan is None:
+        raise Conflict(f"You are on {offer.name} already.")
+    upgrade = RANK[plan] > RANK[current]
+    remote = await provider.change_price(
+        subscription.provider_subscription_id, offer.price_id, prorate=upgrade
+    )
+    return await events.sync_subscription(session, remote, settings) or subscription
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    plan: Plan  # in use now
+    subscription: Subscription | None
+    next_bill_at: datetime | None
+    next_bill_amount: int | None
+    offer: PlanOffer
+
+
+async def status(session: AsyncSession, settings: Settings, *, user: User) -> Status:
+    plans = plans_from(settings)
+    subscription = await subscription_of(session, user)
+    plan = plan_in_use(subscription, now=utcnow(), grace=_grace(settings))
+    next_at = next_amount = None
+    if subscription is not None and is_live(subscription) and not subscription.cancel_at_period_end:
+        next_at = subscription.current_period_end
+        next_amount = plans[subscription.scheduled_plan or subscription.plan].price_cents
+    return Status(plan, subscription, next_at, next_amount, plans[plan])
+
+
+async def payments(session: AsyncSession, *, user: User, page: PageRequest) -> Paged[Payment]:
+    statement = (
+        select(Payment)
+        .where(Payment.user_id == user.id)
+        .order_by(Payment.created_at.desc(), Payment.id)
+    )
+    return await paginate_scalars(session, statement, page)
+
+
+async def portal(provider: PaymentProvider, *, user: User, base_url: str) -> str:
+    if user.stripe_customer_id is None:
+        raise NoSubscription("You have no billing account yet.")
+    return await provider.portal_url(user.stripe_customer_id, f"{base_url}/account/subscription")

@@ -1,0 +1,109 @@
+"""Stripe through its own SDK (async, over httpx), at KF_STRIPE_API_BASE."""
+
+import logging
+from typing import Any
+
+import stripe
+
+from kushfilms.billing.provider import ProviderSubscription, ProviderUnavailable
+from kushfilms.config import Settings
+from kushfilms.errors import BadRequest
+
+log = logging.getLogger(__name__)
+
+
+class StripeProvider:
+    def __init__(self, settings: Settings) -> None:
+        self.http = stripe.HTTPXClient(timeout=20)
+        self.client = stripe.StripeClient(
+            settings.stripe_secret_key.get_secret_value(),
+            base_addresses={"api": settings.stripe_api_base},
+            http_client=self.http,
+            max_network_retries=2,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connections to Stripe (when the app stops)."""
+        await self.http.close_async()  # type: ignore[no-untyped-call]  # untyped in the SDK
+
+    async def create_customer(self, *, email: str, name: str, user_id: str) -> str:
+        customer = await _call(
+            self.client.v1.customers.create_async(
+                {"email": email, "name": name, "metadata": {"user_id": user_id}},
+                {"idempotency_key": f"customer-{user_id}"},
+            )
+        )
+        return str(customer.id)
+
+    async def create_checkout(
+        self,
+        *,
+        customer: str,
+        price_id: str,
+        user_id: str,
+        success_url: str,
+        cancel_url: str,
+    ) -> str:
+        session = await _call(
+            self.client.v1.checkout.sessions.create_async(
+                {
+                    "mode": "subscription",
+                    "customer": customer,
+                    "client_reference_id": user_id,
+                    "line_items": [{"price": price_id, "quantity": 1}],
+                    "subscription_data": {"metadata": {"user_id": user_id}},
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
+                }
+            )
+        )
+        return str(session.url)
+
+    async def subscription(self, subscription_id: str) -> ProviderSubscription:
+        found = await _call(self.client.v1.subscriptions.retrieve_async(subscription_id))
+        return ProviderSubscription.from_stripe(found.to_dict())
+
+    async def set_cancel_at_period_end(
+        self, subscription_id: str, cancel: bool
+    ) -> ProviderSubscription:
+        updated = await _call(
+            self.client.v1.subscriptions.update_async(
+                subscription_id, {"cancel_at_period_end": cancel}
+            )
+        )
+        return ProviderSubscription.from_stripe(updated.to_dict())
+
+    async def change_price(
+        self, subscription_id: str, price_id: str, *, prorate: bool
+    ) -> ProviderSubscription:
+        current = await _call(self.client.v1.subscriptions.retrieve_async(subscription_id))
+        item = current.to_dict()["items"]["data"][0]
+        params: Any = {
+            "items": [{"id": item["id"], "price": price_id}],
+            # An upgrade is charged at once for the rest of the period; a
+            # downgrade starts with the next invoice.
+            "proration_behavior": "always_invoice" if prorate else "none",
+            "cancel_at_period_end": False,
+        }
+        updated = await _call(self.client.v1.subscriptions.update_async(subscription_id, params))
+        return ProviderSubscription.from_stripe(updated.to_dict())
+
+    async def portal_url(self, customer: str, return_url: str) -> str:
+        portal = await _call(
+            self.client.v1.billing_portal.sessions.create_async(
+                {"customer": customer, "return_url": return_url}
+            )
+        )
+        return str(portal.url)
+
+
+async def _call(pending: Any) -> Any:
+    """Await a Stripe call; its failures become errors the API can answer with."""
+    try:
+        return await pending
+    except stripe.InvalidRequestError as error:
+        log.warning("Stripe refused a request: %s", error.user_message or error)
+        raise BadRequest(f"The payment service refused: {error.user_message or error}") from error
+    except stripe.StripeError as error:
+        log.error("Stripe failed: %s", error)
+        raise ProviderUnavailable() from error
