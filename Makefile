@@ -37,6 +37,8 @@ format: install
 
 bench: install
 	$(BIN)/python bench/api_catalog.py
+	$(BIN)/python bench/web.py
+	$(BIN)/python bench/billing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -115,7 +115,7 @@ def run_jobs(
         int | None, typer.Option(help="Jobs run at once [KF_WORKER_THREADS]", min=1)
     ] = None,
 ) -> None:
-    """Run background jobs (transcoding, deletions); run as many as you like, anywhere."""
+    """Run background jobs (transcoding, deletions, emails, renewals); run as many as you like."""
     settings = load_settings()
     configure_logging(settings.log_level)
     run_worker(settings, threads=threads or settings.worker_threads)

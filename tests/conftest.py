@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import ASGIApp
 
 from kushfilms.accounts import service
 from kushfilms.app import create_app
@@ -115,7 +116,9 @@ async def env(
     backend: str, worker: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Backend]:
     data_dir = tmp_path_factory.mktemp(f"data-{backend}")
-    database_name = f"kf_test_{worker}"
+    # Unique per run too, so two runs on one server never drop each other's database.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:8]
+    database_name = f"kf_test_{worker}_{run}"
     overrides: dict[str, Any] = {}
     if backend == "postgres":
         overrides["database_url"] = await create_postgres_database(database_name)
@@ -302,11 +305,19 @@ def live_server(env: Backend) -> Iterator[str]:
     app of its own made from the backend's settings (same database, same upload
     directory): database connections belong to the loop that opened them.
     """
+    with serving(create_app(env.settings), name="live-server") as url:
+        yield url
+
+
+@contextmanager
+def serving(app: ASGIApp, *, name: str) -> Iterator[str]:
+    """An ASGI app served by uvicorn on a free loopback port, in a thread of its own
+    with its own event loop; yields its base URL and stops the server on exit."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     config = uvicorn.Config(
-        create_app(env.settings),
+        app,
         lifespan="on",
         log_level="warning",
         ws="none",
@@ -314,15 +325,17 @@ def live_server(env: Backend) -> Iterator[str]:
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [listener]}, name="live-server", daemon=True
+        target=server.run, kwargs={"sockets": [listener]}, name=name, daemon=True
     )
     thread.start()
-    deadline = time.monotonic() + _SERVER_START_SECONDS
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=2 * _SERVER_STOP_SECONDS)
-    listener.close()
+    try:
+        deadline = time.monotonic() + _SERVER_START_SECONDS
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the {name} server did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=2 * _SERVER_STOP_SECONDS)
+        listener.close()

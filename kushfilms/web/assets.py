@@ -19,6 +19,7 @@ NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 VENDOR = {
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
     "hls.min.js": "hls.js/dist/hls.min.js",
+    "chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
     "uppy.min.mjs": "uppy/dist/uppy.min.mjs",
     "uppy.min.css": "uppy/dist/uppy.min.css",
     "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",

@@ -14,6 +14,7 @@ from kushfilms.errors import KushError
 from kushfilms.kit.pagination import PageRequest
 from kushfilms.media import watching
 from kushfilms.models import User
+from kushfilms.notify import EmailKind, queue_email
 from kushfilms.ratelimit import RateLimiter, client_ip
 from kushfilms.web.deps import CheckedForm, PageUser, PageViewer, Templates
 from kushfilms.web.templating import Pages
@@ -119,10 +120,14 @@ async def login(
 
 
 @router.get("/register")
-async def register_page(request: Request, viewer: PageViewer, pages: Templates) -> Response:
+async def register_page(
+    request: Request, viewer: PageViewer, pages: Templates, next: str = "/"
+) -> Response:
     if viewer is not None:
-        return RedirectResponse("/", status_code=303)
-    return pages.render(request, "register.html", viewer=None, form={}, errors={})
+        return RedirectResponse(safe_next(next), status_code=303)
+    return pages.render(
+        request, "register.html", viewer=None, next=safe_next(next), form={}, errors={}
+    )
 
 
 @router.post("/register", dependencies=[CheckedForm])
@@ -133,6 +138,7 @@ async def register(
     name: Text = "",
     email: Text = "",
     password: Text = "",
+    next: Text = "/",
 ) -> Response:
     form = {"name": name, "email": email}
     errors = {}
@@ -157,12 +163,19 @@ async def register(
         except KushError as error:
             errors[error.extra.get("field", "form")] = error.detail
         else:
+            await queue_email(session, EmailKind.WELCOME, user)
             token = await sessions.open_session(
                 session, user, user_agent=request.headers.get("user-agent", "")
             )
-            return signed_in(request, token, "/")
+            return signed_in(request, token, next)
     return pages.render(
-        request, "register.html", viewer=None, form=form, errors=errors, status_code=422
+        request,
+        "register.html",
+        viewer=None,
+        next=safe_next(next),
+        form=form,
+        errors=errors,
+        status_code=422,
     )
 
 

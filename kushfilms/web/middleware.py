@@ -44,9 +44,11 @@ def _has_seed(scope: Scope) -> bool:
     return False
 
 
-def content_security_policy(media_origins: str) -> str:
-    """Scripts and styles from this site only; media also from the object store."""
+def content_security_policy(media_origins: str, form_origins: str = "") -> str:
+    """Scripts and styles from this site only; media also from the object store;
+    forms post here, and may redirect to the payment provider's pages."""
     extra = f" {media_origins}" if media_origins else ""
+    forms = f" {form_origins}" if form_origins else ""
     return "; ".join(
         [
             "default-src 'self'",
@@ -59,7 +61,7 @@ def content_security_policy(media_origins: str) -> str:
             "worker-src 'self' blob:",
             "object-src 'none'",
             "base-uri 'self'",
-            "form-action 'self'",
+            f"form-action 'self'{forms}",
             "frame-ancestors 'none'",
         ]
     )

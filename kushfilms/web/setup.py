@@ -8,14 +8,20 @@ from fastapi.responses import Response
 
 from kushfilms.config import Settings
 from kushfilms.kit.signing import derive_key
-from kushfilms.web import admin_pages, auth_pages, docs_page, viewer_pages
+from kushfilms.web import admin_pages, auth_pages, billing_pages, docs_page, viewer_pages
 from kushfilms.web.assets import Assets, static_router
 from kushfilms.web.errors import error_page, is_page
 from kushfilms.web.middleware import content_security_policy
 from kushfilms.web.templating import Pages
 
 log = logging.getLogger(__name__)
-ROUTERS = (auth_pages.router, docs_page.router, admin_pages.router, viewer_pages.router)
+ROUTERS = (
+    auth_pages.router,
+    docs_page.router,
+    admin_pages.router,
+    billing_pages.router,
+    viewer_pages.router,
+)
 
 
 def install_pages(app: FastAPI, settings: Settings) -> None:
@@ -48,5 +54,17 @@ def media_origins(settings: Settings) -> str:
     return "https:"  # AWS answers from regional and bucket-named hosts
 
 
+def payment_origins(settings: Settings) -> str:
+    """Where the plan and subscription forms redirect to: Stripe's checkout and
+    billing portal (browsers hold form redirects to the form-action policy)."""
+    if not settings.uses_stripe:
+        return ""  # the local checkout is on this site
+    origins = ["https://checkout.stripe.com", "https://billing.stripe.com"]
+    api = urlsplit(settings.stripe_api_base)
+    if api.hostname != "api.stripe.com":  # a stand-in for Stripe (tests, a mock server)
+        origins.append(f"{api.scheme}://{api.netloc}")
+    return " ".join(origins)
+
+
 def security_policy(settings: Settings) -> str:
-    return content_security_policy(media_origins(settings))
+    return content_security_policy(media_origins(settings), payment_origins(settings))

@@ -9,6 +9,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from kushfilms.kit import csrf
+from kushfilms.kit.money import money
 from kushfilms.models import User
 from kushfilms.web.assets import Assets
 
@@ -51,6 +52,7 @@ class Pages:
         self.templates.env.globals["static"] = assets.url
         self.templates.env.filters["duration"] = duration
         self.templates.env.filters["clock"] = clock
+        self.templates.env.filters["money"] = money
         self.csrf_key = csrf_key
 
     def csrf_token(self, request: Request) -> str:

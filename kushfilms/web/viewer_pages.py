@@ -4,25 +4,39 @@ import json
 import re
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kushfilms.billing import streams
+from kushfilms.billing.plans import plans_from
+from kushfilms.billing.streams import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_SECONDS,
+    DEVICE_ID_PATTERN,
+    Device,
+    Stream,
+    StreamRegistry,
+    Streams,
+    TooManyStreams,
+)
 from kushfilms.catalog import service as catalog
 from kushfilms.catalog.service import MovieFilter, Sort
 from kushfilms.config import Settings
 from kushfilms.db import DbSession, ReadSession, ReplicaSession
 from kushfilms.errors import BadRequest, Unauthorized, Unprocessable
+from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import PageRequest
 from kushfilms.media import playback, watching
 from kushfilms.media import service as media
 from kushfilms.media.playback import Playback, SignInRequired, SubscriptionRequired
 from kushfilms.models import AccessLevel, Category, Movie, User, VideoStatus
-from kushfilms.web.deps import CheckedForm, PageViewer, Templates
+from kushfilms.web.deps import CheckedForm, PageUser, PageViewer, Templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -257,25 +271,61 @@ def _htmx_target(request: Request) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why the film does not play for this viewer: "sign_in", "upgrade", "processing"
-    or "unavailable"."""
+    """Why the film does not play for this viewer: "sign_in", "upgrade", "devices"
+    (the plan's devices are all watching), "processing" or "unavailable"."""
 
     state: str
     plan: str | None = None
     progress: float | None = None
+    devices: list[Stream] = field(default_factory=list)
+    limit: int = 0
+    more_on_other_plans: bool = False  # a plan lets more devices watch at once
+
+
+def _device(request: Request) -> Device:
+    """This browser as a device: the id in its cookie, or a new one."""
+    found = streams.valid_device_id(request.cookies.get(DEVICE_COOKIE))
+    user_agent = request.headers.get("user-agent", "")
+    return Device(found or streams.new_device_id(), streams.device_label(user_agent))
+
+
+def _keep_device(request: Request, response: Response, device: Device) -> None:
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device.id,
+        max_age=DEVICE_COOKIE_SECONDS,
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="lax",
+    )
 
 
 async def _play_or_refusal(
-    request: Request, session: AsyncSession, viewer: User | None, movie: Movie
+    request: Request,
+    session: AsyncSession,
+    viewer: User | None,
+    movie: Movie,
+    registry: StreamRegistry,
+    device: Device,
 ) -> Playback | Refusal:
     try:
         found = await playback.start_playback(
-            session, viewer=viewer, id_or_slug=str(movie.id), settings=_settings(request)
+            session,
+            viewer=viewer,
+            id_or_slug=str(movie.id),
+            settings=_settings(request),
+            streams=registry,
+            device=device,
         )
     except (SignInRequired, SubscriptionRequired) as refused:
         level = str(refused.extra.get("required_plan"))
         plan = PLAN_NAMES[AccessLevel(level)] if level in AccessLevel.__members__ else None
         return Refusal("sign_in" if isinstance(refused, SignInRequired) else "upgrade", plan)
+    except TooManyStreams as refused:
+        more = any(offer.streams > refused.limit for offer in plans_from(_settings(request)))
+        return Refusal(
+            "devices", devices=refused.devices, limit=refused.limit, more_on_other_plans=more
+        )
     except media.VideoNotReady:
         video = await media.get_video(session, movie.id)
         if video is not None and video.status in WAITING:
@@ -292,14 +342,16 @@ async def watch(
     viewer: PageViewer,
     session: ReadSession,
     pages: Templates,
+    registry: Streams,
 ) -> Response:
     movie = await catalog.get_movie(session, slug)  # unknown or unpublished: the 404 page
-    outcome = await _play_or_refusal(request, session, viewer, movie)
+    device = _device(request)
+    outcome = await _play_or_refusal(request, session, viewer, movie, registry, device)
     if movie.category is not None:
         related = await _newest(session, str(movie.category.id), RELATED + 1)
     else:
         related = await _newest(session, size=RELATED + 1)
-    return pages.render(
+    response = pages.render(
         request,
         "watch.html",
         viewer=viewer,
@@ -308,7 +360,11 @@ async def watch(
         refusal=outcome if isinstance(outcome, Refusal) else None,
         related=cards([film for film in related if film.id != movie.id][:RELATED]),
         plan_names=PLAN_NAMES,
+        now=utcnow(),
     )
+    if viewer is not None:  # renewed at each visit, so it lives as long as it is used
+        _keep_device(request, response, device)
+    return response
 
 
 class ProgressReport(BaseModel):
@@ -335,7 +391,10 @@ async def report_progress(
     slug: Annotated[str, Path(max_length=220)],
     viewer: PageViewer,
     session: DbSession,
+    registry: Streams,
 ) -> Response:
+    """The player's progress report, and its device's stream heartbeat (409
+    ``too_many_streams`` when another device took the slot after this one lapsed)."""
     if viewer is None:
         raise Unauthorized("Sign in to keep your place in films.")
     report = await _progress_report(request)
@@ -343,4 +402,28 @@ async def report_progress(
     await watching.record_progress(
         session, user=viewer, movie_id=movie.id, position=round(report.position)
     )
+    # The player's page set the cookie; a report without it is not a player's.
+    if streams.valid_device_id(request.cookies.get(DEVICE_COOKIE)):
+        await streams.keep_watching(
+            session,
+            registry,
+            viewer=viewer,
+            device=_device(request),
+            movie_id=movie.id,
+            settings=_settings(request),
+        )
     return Response(status_code=204)
+
+
+@router.post("/watch/{slug}/devices/{device_id}/end", dependencies=[CheckedForm])
+async def end_device(
+    slug: Annotated[str, Path(max_length=220)],
+    device_id: Annotated[str, Path(pattern=DEVICE_ID_PATTERN)],
+    viewer: PageUser,
+    session: ReadSession,
+    registry: Streams,
+) -> Response:
+    """Stop counting another device's stream, then back to the film to watch it here."""
+    movie = await catalog.get_movie(session, slug)
+    await registry.end(viewer, device_id)  # already stopped is as good
+    return RedirectResponse(f"/watch/{movie.slug}", status_code=303)

@@ -14,12 +14,12 @@ import httpx
 import pytest
 from PIL import Image
 
-from kushfilms.db import transaction
 from kushfilms.media.ffmpeg import ffmpeg_executable
 from kushfilms.media.synthetic import render_clip
-from kushfilms.models import Video, VideoStatus
+from kushfilms.models import VideoStatus
 from tests.catalog.conftest import add_category, add_movie
 from tests.conftest import PASSWORD, Backend, register
+from tests.films import add_video
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 HTMX = {"HX-Request": "true"}
@@ -56,20 +56,6 @@ async def post_form(
 async def movie_of(client: httpx.AsyncClient, admin: dict[str, Any], movie_id: str) -> Any:
     response = await client.get(f"/api/admin/movies/{movie_id}", headers=admin["headers"])
     return response.json() if response.status_code == 200 else None
-
-
-async def add_video(env: Backend, movie_id: str, status: VideoStatus, **fields: Any) -> None:
-    """A video row in a given state, as the worker leaves it (no job is queued)."""
-    async with transaction(env.app.state.db.writer) as session:
-        session.add(
-            Video(
-                movie_id=uuid.UUID(movie_id),
-                status=status,
-                source_key=f"videos/{uuid.uuid4()}/source",
-                source_filename="clip.mp4",
-                **fields,
-            )
-        )
 
 
 def png(width: int = 60, height: int = 90) -> bytes:

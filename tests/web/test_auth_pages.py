@@ -262,3 +262,26 @@ async def test_the_api_reference_loads_nothing_from_elsewhere(client: httpx.Asyn
     assert docs.status_code == 200
     assert "swagger-ui-bundle.js" in docs.text
     assert "cdn" not in docs.text.lower()
+
+
+async def test_joining_from_a_page_comes_back_to_it(client: httpx.AsyncClient) -> None:
+    page = await client.get("/register?next=/pricing")
+    token = CSRF.search(page.text)
+    assert token
+    assert 'name="next" value="/pricing"' in page.text
+
+    joined = await client.post(
+        "/register",
+        data={
+            "name": "Nia",
+            "email": "nia@example.com",
+            "password": PASSWORD,
+            "next": "/pricing",
+            "csrf_token": token.group(1),
+        },
+    )
+    elsewhere = await client.get("/register?next=https://evil.example/")
+
+    assert joined.status_code == 303
+    assert joined.headers["location"] == "/pricing"
+    assert 'value="https://evil.example/"' not in elsewhere.text

@@ -1,5 +1,6 @@
 """What viewers see: the home page, the catalogue, the watch page and its progress reports."""
 
+import asyncio
 import re
 import uuid
 from typing import Any
@@ -7,68 +8,15 @@ from typing import Any
 import httpx
 import pytest
 
-from kushfilms.catalog import service as catalog
-from kushfilms.db import transaction
-from kushfilms.models import Video, VideoStatus
+from kushfilms.models import VideoStatus
 from tests.catalog.conftest import add_category, add_movie
-from tests.conftest import Backend, register
+from tests.conftest import Backend, app_of, register
+from tests.films import add_video, film
+from tests.web.test_auth_pages import CSRF as CSRF_FIELD
 from tests.web.test_auth_pages import form_token, sign_in
 
 HTMX = {"HX-Request": "true"}
 CARD = re.compile(r'data-testid="movie-card" data-slug="([^"]+)"')
-# A master playlist as the transcoder writes it: an SD and an HD rung.
-MASTER = (
-    "#EXTM3U\n#EXT-X-VERSION:7\n"
-    '#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS="avc1.64001e,mp4a.40.2"\n'
-    "360p/index.m3u8\n"
-    '#EXT-X-STREAM-INF:BANDWIDTH=2800000,RESOLUTION=1280x720,CODECS="avc1.64001f,mp4a.40.2"\n'
-    "720p/index.m3u8\n"
-)
-
-
-async def film(
-    client: httpx.AsyncClient,
-    admin: dict[str, Any],
-    env: Backend,
-    title: str,
-    *,
-    duration: int = 100,
-    poster: str | None = None,
-    **fields: Any,
-) -> dict[str, Any]:
-    """A film as processing leaves it: a length and, if given, a poster."""
-    movie = await add_movie(client, admin, title=title, **fields)
-    async with transaction(env.app.state.db.writer) as session:
-        await catalog.set_duration(session, uuid.UUID(movie["id"]), duration)
-        if poster:
-            await catalog.set_thumbnail(session, uuid.UUID(movie["id"]), poster)
-    return movie
-
-
-async def add_video(
-    env: Backend, movie: dict[str, Any], status: VideoStatus = VideoStatus.READY, **fields: Any
-) -> None:
-    """The film's video as the worker leaves it; a ready one has its ladder and playlist."""
-    if status == VideoStatus.READY:
-        fields.setdefault(
-            "renditions", [{"width": 640, "height": 360}, {"width": 1280, "height": 720}]
-        )
-    video = Video(
-        movie_id=uuid.UUID(movie["id"]),
-        status=status,
-        source_key=f"videos/{uuid.uuid4()}/source",
-        source_filename="clip.mp4",
-        **fields,
-    )
-    async with transaction(env.app.state.db.writer) as session:
-        session.add(video)
-        await session.flush()
-    if status == VideoStatus.READY:
-        await env.app.state.storage.put_bytes(
-            f"{video.prefix}hls/master.m3u8",
-            MASTER.encode(),
-            content_type="application/vnd.apple.mpegurl",
-        )
 
 
 async def signed_in_viewer(client: httpx.AsyncClient) -> str:
@@ -639,3 +587,132 @@ async def test_progress_for_a_film_that_is_not_out_is_not_found(
 
     assert unknown.status_code == unpublished.status_code == 404
     assert (await client.get("/api/user/history")).json()["total"] == 0
+
+
+# Devices watching at once (the plan's simultaneous streams)
+
+TV = {"X-Device-Id": "living-room-tv"}
+
+
+async def test_the_watch_page_keeps_the_browser_as_a_device_in_a_long_lived_cookie(
+    client: httpx.AsyncClient, admin: dict[str, Any], env: Backend
+) -> None:
+    movie = await film(client, admin, env, "Long Haul")
+    await add_video(env, movie)
+    anonymous = await client.get(f"/watch/{movie['slug']}")
+    await signed_in_viewer(client)
+
+    first = await client.get(f"/watch/{movie['slug']}")
+    device = client.cookies["kf_device"]
+    again = await client.get(f"/watch/{movie['slug']}")
+    streams = await client.get("/api/user/streams")  # the pages' own scripts
+
+    assert not [c for c in anonymous.headers.get_list("set-cookie") if "kf_device" in c]
+    [cookie] = [c for c in first.headers.get_list("set-cookie") if c.startswith("kf_device=")]
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert f"Max-Age={400 * 24 * 3600}" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; HTTPS gets Secure
+    assert re.fullmatch(r"[A-Za-z0-9_-]{8,64}", device)
+    assert again.status_code == 200
+    assert client.cookies["kf_device"] == device
+    assert 'data-testid="player"' in again.text
+    [stream] = streams.json()["items"]
+    assert (stream["device_id"], stream["current"]) == (device, True)
+    assert stream["movie"]["title"] == "Long Haul"
+
+
+async def test_when_the_plans_devices_are_all_watching_the_page_lists_them_to_end_one(
+    client: httpx.AsyncClient, admin: dict[str, Any], env: Backend, client_from: Any
+) -> None:
+    movie = await film(client, admin, env, "Night Train")
+    elsewhere = await film(client, admin, env, "Morning Fog")
+    for each in (movie, elsewhere):
+        await add_video(env, each)
+    body = await register(client)
+    assert (await sign_in(client, body["user"]["email"])).status_code == 303
+    tv = client_from("198.51.100.20")
+    tv_headers = {"Authorization": f"Bearer {body['access_token']}", **TV}
+    playing = await tv.get(f"/api/movies/{elsewhere['slug']}/playback", headers=tv_headers)
+
+    page = await client.get(f"/watch/{movie['slug']}")
+    token = CSRF_FIELD.search(page.text)
+    assert token
+    end_url = f"/watch/{movie['slug']}/devices/living-room-tv/end"
+    forged = await client.post(end_url, data={"csrf_token": "forged"})
+    ended = await client.post(end_url, data={"csrf_token": token.group(1)})
+    after = await client.get(ended.headers["location"])
+    tv_report = await tv.post(
+        "/api/watch/progress",
+        json={"movie_id": elsewhere["id"], "progress": 60},
+        headers=tv_headers,
+    )
+
+    assert playing.status_code == 200
+    assert page.status_code == 200
+    assert attribute(page.text, "data-state") == "devices"
+    assert 'data-manifest="' not in page.text
+    assert "You are watching on 1 device, the most your plan allows" in page.text
+    devices = re.search(r'data-testid="stream-devices".*?</ul>', page.text, re.S)
+    assert devices
+    assert re.findall(r'data-device="([^"]+)"', devices.group(0)) == ["living-room-tv"]
+    assert f'<a href="/watch/{elsewhere["slug"]}">Morning Fog</a>' in devices.group(0)
+    assert f'action="{end_url}"' in devices.group(0)
+    assert 'href="/pricing"' in page.text  # Basic and Premium allow more
+    assert forged.status_code == 403
+    assert ended.status_code == 303
+    assert ended.headers["location"] == f"/watch/{movie['slug']}"
+    assert 'data-testid="player"' in after.text
+    assert tv_report.status_code == 409  # the television's player stops
+    assert tv_report.json()["error"]["code"] == "too_many_streams"
+
+
+async def test_a_progress_report_is_the_heartbeat_and_says_when_the_place_was_taken(
+    client: httpx.AsyncClient, admin: dict[str, Any], env: Backend, client_of_app: Any
+) -> None:
+    movie = await film(client, admin, env, "Short Fuse")
+    await add_video(env, movie)
+    idle = 2
+    browser = await client_of_app(stream_idle_seconds=idle)
+    body = await register(browser)
+    assert (await sign_in(browser, body["user"]["email"])).status_code == 303
+    tv = await app_of(browser).state.client_of("198.51.100.21")
+    tv_headers = {"Authorization": f"Bearer {body['access_token']}", **TV}
+
+    page = await browser.get(f"/watch/{movie['slug']}")
+    token = attribute(page.text, 'name="csrf-token" content')
+    kept: list[int] = []
+    for position in (1, 2, 3):  # reports keep the browser's place past the idle time
+        await asyncio.sleep(idle / 4)
+        kept.append((await report(browser, movie["slug"], position, token)).status_code)
+        kept.append(
+            (await tv.get(f"/api/movies/{movie['slug']}/playback", headers=tv_headers)).status_code
+        )
+    await asyncio.sleep(idle + 0.2)  # the browser goes quiet; the television takes its place
+    taken = await tv.get(f"/api/movies/{movie['slug']}/playback", headers=tv_headers)
+    refused = await report(browser, movie["slug"], 30, token)
+
+    assert kept == [204, 409] * 3
+    assert taken.status_code == 200
+    assert refused.status_code == 409
+    error = refused.json()["error"]  # JSON for the player, not a page
+    assert error["code"] == "too_many_streams"
+    assert error["limit"] == 1
+    assert [d["device_id"] for d in error["active_devices"]] == ["living-room-tv"]
+
+
+async def test_over_https_the_device_cookie_is_secure(
+    client: httpx.AsyncClient, admin: dict[str, Any], env: Backend
+) -> None:
+    movie = await film(client, admin, env, "Safe Harbour")
+    await add_video(env, movie)
+    transport = httpx.ASGITransport(app=env.app, client=("203.0.113.30", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as browser:
+        body = await register(browser)
+        assert (await sign_in(browser, body["user"]["email"])).status_code == 303
+
+        page = await browser.get(f"/watch/{movie['slug']}")
+
+    [cookie] = [c for c in page.headers.get_list("set-cookie") if c.startswith("kf_device=")]
+    assert "Secure" in cookie
+    assert 'data-testid="player"' in page.text

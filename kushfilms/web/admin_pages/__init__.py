@@ -1,9 +1,9 @@
-"""The admin console: the dashboard, films and their videos, users."""
+"""The admin console: the dashboard, films and their videos, users, revenue."""
 
 from fastapi import APIRouter
 
-from kushfilms.web.admin_pages import dashboard, movie_editor, movies, users
+from kushfilms.web.admin_pages import dashboard, movie_editor, movies, revenue, users
 
 router = APIRouter(include_in_schema=False)
-for part in (dashboard.router, movie_editor.router, movies.router, users.router):
+for part in (dashboard.router, movie_editor.router, movies.router, users.router, revenue.router):
     router.include_router(part)

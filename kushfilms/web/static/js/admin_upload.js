@@ -112,13 +112,18 @@ async function startUploader(widget) {
     say(widget, "Uploading…");
     showProgress(widget, 0);
   });
-  uppy.on("progress", (percent) => showProgress(widget, percent));
+  uppy.on("progress", (percent) => {
+    // Uppy reports 0 % once the finished file is cleared away: keep what the upload reached.
+    if (widget.dataset.state === "uploading") showProgress(widget, percent);
+  });
   uppy.on("upload-success", (file, response) => {
     window.localStorage.setItem(pendingKey, uploadIdOf(response.uploadURL));
   });
   uppy.on("complete", async (result) => {
     const done = result.successful?.[0];
-    if (done?.response?.uploadURL) await finish(uploadIdOf(done.response.uploadURL));
+    if (!done?.response?.uploadURL) return;
+    showProgress(widget, 100);
+    await finish(uploadIdOf(done.response.uploadURL));
   });
   uppy.on("upload-error", (file, error) => {
     widget.dataset.state = "failed";

@@ -137,7 +137,7 @@ function startPlayer(root) {
 
   // Media URLs are signed and expire: trying again asks the page for fresh ones.
   ui.retry.addEventListener("click", () => {
-    reportProgress();
+    reportProgress(true);
     window.location.reload();
   });
 
@@ -190,7 +190,19 @@ function startPlayer(root) {
     togglePlay();
     ui.play.focus({ preventScroll: true });
   });
-  video.addEventListener("click", togglePlay);
+  // A tap on a touch screen first brings back hidden controls; the next tap plays or pauses.
+  let touched = false;
+  video.addEventListener("pointerdown", (event) => {
+    touched = event.pointerType === "touch" && root.classList.contains("player-idle");
+  });
+  video.addEventListener("click", () => {
+    if (touched) {
+      touched = false;
+      wake();
+      return;
+    }
+    togglePlay();
+  });
   video.addEventListener("dblclick", toggleFullscreen);
   video.addEventListener("play", syncPlayButton);
   video.addEventListener("pause", () => {
@@ -523,6 +535,9 @@ function startPlayer(root) {
     }, IDLE_MS);
   }
   root.addEventListener("pointermove", wake);
+  root.addEventListener("pointerup", (event) => {
+    if (event.pointerType === "touch") wake();
+  });
   root.addEventListener("focusin", wake);
   video.addEventListener("play", wake);
 
@@ -545,28 +560,43 @@ function startPlayer(root) {
     }, { once: true });
   }
 
+  // Each report is also this device's stream heartbeat: the plan lets only so many
+  // devices play at once, and a device silent for a minute gives up its place.
   let lastReported = -1;
-  function reportProgress() {
-    if (!("reportProgress" in data) || !data.progressUrl) return;
+  let streamLost = false;
+  function reportProgress(leaving = false) {
+    if (streamLost || !("reportProgress" in data) || !data.progressUrl) return;
     const position = Math.floor(video.ended ? duration() : video.currentTime);
     if (position === lastReported || (position === 0 && lastReported === -1 && !video.ended)) return;
     lastReported = position;
     const form = new FormData();
     form.append("position", String(position));
     form.append("csrf_token", document.querySelector('meta[name="csrf-token"]')?.content ?? "");
-    // sendBeacon survives the page closing; fetch with keepalive where it is missing.
-    if (!(navigator.sendBeacon && navigator.sendBeacon(data.progressUrl, form))) {
-      fetch(data.progressUrl, { method: "POST", body: form, credentials: "same-origin", keepalive: true }).catch(() => {});
-    }
+    // sendBeacon survives the page closing; while the page stays, fetch hears the answer.
+    if (leaving && navigator.sendBeacon && navigator.sendBeacon(data.progressUrl, form)) return;
+    fetch(data.progressUrl, { method: "POST", body: form, credentials: "same-origin", keepalive: leaving })
+      .then((response) => (response.status === 409 ? response.json().then(loseStream) : null))
+      .catch(() => {});
+  }
+
+  // Another device started watching after this one had gone quiet, and took its place.
+  function loseStream(answer) {
+    streamLost = true;
+    video.pause();
+    if (hls) hls.stopLoad();
+    const limit = answer?.error?.limit;
+    const devices = limit ? ` Your plan lets ${limit} device${limit === 1 ? "" : "s"} watch at once.` : "";
+    fail(`Paused: your account is watching on another device now.${devices} Try again to see your devices.`, true);
+    root.dataset.stream = "lost";
   }
 
   window.setInterval(() => {
     if (!video.paused && !video.ended) reportProgress();
   }, REPORT_EVERY_MS);
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "hidden") reportProgress();
+    if (document.visibilityState === "hidden") reportProgress(true);
   });
-  window.addEventListener("pagehide", reportProgress);
+  window.addEventListener("pagehide", () => reportProgress(true));
 
   // --- Go -----------------------------------------------------------------------
   root.classList.add("player-ready", "player-paused");

@@ -1,0 +1,275 @@
+"""Plans and paying for them: the pricing page, the local checkout, the viewer's subscription."""
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kushfilms.accounts import service as accounts
+from kushfilms.billing import service
+from kushfilms.billing.local import CardDeclined, CheckoutNotOpen, LocalProvider
+from kushfilms.billing.plans import plans_from
+from kushfilms.billing.routes import base_url, provider
+from kushfilms.config import Settings
+from kushfilms.db import DbSession, ReadSession
+from kushfilms.errors import NotFound, Unprocessable
+from kushfilms.kit.clock import utcnow
+from kushfilms.kit.pagination import PageRequest
+from kushfilms.models import Plan, User
+from kushfilms.web.card_form import CardForm, card_problems
+from kushfilms.web.deps import CheckedForm, PageUser, PageViewer, Templates
+from kushfilms.web.subscription_view import plan_action, summarize
+from kushfilms.web.templating import Pages
+
+router = APIRouter(include_in_schema=False)
+Text = Annotated[str, Form(max_length=100)]
+CheckoutId = Annotated[str, Path(max_length=64)]
+PAYMENTS_PER_PAGE = 10
+
+PRICING_NOTICES = {"canceled": "Checkout canceled: nothing was charged."}
+SUBSCRIPTION_NOTICES = {
+    "canceled": "Your subscription is canceled. You keep your plan until the month you paid ends.",
+    "resumed": "Your subscription carries on: it renews as before.",
+    "upgraded": "Upgraded: the new plan is yours now.",
+    "downgraded": "Done: your plan changes when the month you paid for ends.",
+    "kept": "Your plan stays as it is.",
+}
+TEST_CARDS = (
+    ("4242 4242 4242 4242", "pays, and every renewal pays"),
+    ("4000 0000 0000 0341", "pays now; renewals fail, so the subscription goes past due"),
+    ("4000 0000 0000 0002", "is declined"),
+)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _paid_plan(value: str) -> Plan:
+    if value not in (Plan.BASIC, Plan.PREMIUM):
+        raise Unprocessable("Choose Basic or Premium.")
+    return Plan(value)
+
+
+# --- /pricing ------------------------------------------------------------------------
+
+
+@router.get("/pricing", response_class=HTMLResponse)
+async def pricing(
+    request: Request, viewer: PageViewer, session: ReadSession, pages: Templates
+) -> HTMLResponse:
+    settings = _settings(request)
+    plans = plans_from(settings)
+    status = await service.status(session, settings, user=viewer) if viewer else None
+    return pages.render(
+        request,
+        "pricing.html",
+        viewer=viewer,
+        offers=[(offer, plan_action(offer, status, plans)) for offer in plans],
+        current=status.plan if status else None,
+        notice=PRICING_NOTICES.get(request.query_params.get("checkout", ""), ""),
+    )
+
+
+@router.post("/pricing/checkout", dependencies=[CheckedForm])
+async def choose_plan(
+    request: Request, user: PageUser, session: DbSession, plan: Text = ""
+) -> RedirectResponse:
+    """Off to pay: the local checkout page, or Stripe's."""
+    me = await accounts.get_user(session, user.id)
+    url = await service.start_checkout(
+        session,
+        provider(request, session),
+        _settings(request),
+        user=me,
+        plan=_paid_plan(plan),
+        base_url=base_url(request),
+    )
+    return RedirectResponse(url, status_code=303)
+
+
+@router.post("/pricing/change", dependencies=[CheckedForm])
+async def change_plan(
+    request: Request, user: PageUser, session: DbSession, plan: Text = ""
+) -> RedirectResponse:
+    settings = _settings(request)
+    chosen = _paid_plan(plan)
+    held = (await service.status(session, settings, user=user)).subscription
+    plan_before = held.plan if held else None  # the row itself changes below
+    after = await service.change(
+        session, provider(request, session), settings, user=user, plan=chosen
+    )
+    if after.scheduled_plan is not None:
+        done = "downgraded"
+    elif plan_before == chosen:
+        done = "kept"
+    else:
+        done = "upgraded"
+    return RedirectResponse(f"/account/subscription?done={done}", status_code=303)
+
+
+# --- the local checkout ------------------------------------------------------------------
+
+
+async def _local_checkout(
+    request: Request, session: AsyncSession, user: User, checkout_id: str
+) -> tuple[LocalProvider, dict[str, Any]]:
+    """The viewer's own checkout on the built-in provider; anyone else's is not found."""
+    settings = _settings(request)
+    if settings.uses_stripe:
+        raise NotFound()
+    local = LocalProvider(session, settings)
+    checkout = await local.checkout(checkout_id)
+    if checkout.get("client_reference_id") != str(user.id):
+        raise NotFound("No such checkout.")
+    return local, checkout
+
+
+def _checkout_page(
+    request: Request,
+    pages: Pages,
+    user: User,
+    checkout: dict[str, Any],
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    offer = plans_from(_settings(request)).by_price(str(checkout.get("price", "")))
+    is_open = checkout["status"] == "open" and checkout["expires_at"] >= utcnow().timestamp()
+    return pages.render(
+        request,
+        "local_checkout.html",
+        viewer=user,
+        checkout=checkout,
+        offer=offer,
+        is_open=is_open,
+        test_cards=TEST_CARDS,
+        form=form or {"name": user.name},
+        errors=errors or {},
+        status_code=status_code,
+    )
+
+
+@router.get("/billing/checkout/{checkout_id}", response_class=HTMLResponse)
+async def local_checkout(
+    request: Request,
+    checkout_id: CheckoutId,
+    user: PageUser,
+    session: ReadSession,
+    pages: Templates,
+) -> HTMLResponse:
+    _, checkout = await _local_checkout(request, session, user, checkout_id)
+    return _checkout_page(request, pages, user, checkout)
+
+
+@router.post("/billing/checkout/{checkout_id}", dependencies=[CheckedForm])
+async def pay_local_checkout(
+    request: Request,
+    checkout_id: CheckoutId,
+    user: PageUser,
+    session: DbSession,
+    pages: Templates,
+    card_number: Annotated[str, Form(max_length=40)] = "",
+    expiry: Annotated[str, Form(max_length=10)] = "",
+    cvc: Annotated[str, Form(max_length=10)] = "",
+    name: Text = "",
+) -> Response:
+    local, checkout = await _local_checkout(request, session, user, checkout_id)
+    card = CardForm(number=card_number, expiry=expiry, cvc=cvc, name=name)
+    errors = card_problems(card, utcnow().date())
+    if not errors:
+        try:
+            success_url = await local.complete_checkout(checkout_id, card_number=card.digits)
+        except CardDeclined as error:
+            errors["card_number"] = error.detail
+        except CheckoutNotOpen as error:
+            await session.rollback()
+            errors["form"] = error.detail
+            return _checkout_page(
+                request, pages, user, checkout, errors=errors, status_code=error.status
+            )
+        else:
+            return RedirectResponse(success_url, status_code=303)
+    await session.rollback()  # nothing of a refused payment is kept
+    return _checkout_page(
+        request, pages, user, checkout, form=card.kept(), errors=errors, status_code=422
+    )
+
+
+# --- /account/subscription -------------------------------------------------------------
+
+
+@router.get("/account/subscription", response_class=HTMLResponse)
+async def subscription(
+    request: Request,
+    user: PageUser,
+    session: ReadSession,
+    pages: Templates,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> HTMLResponse:
+    settings = _settings(request)
+    status = await service.status(session, settings, user=user)
+    summary = summarize(
+        status,
+        plans_from(settings),
+        now=utcnow(),
+        grace=timedelta(days=settings.past_due_grace_days),
+    )
+    payments = await service.payments(
+        session, user=user, page=PageRequest(page=page, page_size=PAYMENTS_PER_PAGE)
+    )
+    just_paid = request.query_params.get("checkout") == "complete"
+    return pages.render(
+        request,
+        "account_subscription.html",
+        viewer=user,
+        status=status,
+        summary=summary,
+        payments=payments,
+        just_paid=just_paid,
+        confirming=just_paid and summary.pending,
+        notice=SUBSCRIPTION_NOTICES.get(request.query_params.get("done", ""), ""),
+        has_billing_account=user.stripe_customer_id is not None,
+    )
+
+
+@router.get("/account/subscription/cancel", response_class=HTMLResponse)
+async def confirm_cancel(
+    request: Request, user: PageUser, session: ReadSession, pages: Templates
+) -> Response:
+    """The confirmation step before a cancellation."""
+    settings = _settings(request)
+    status = await service.status(session, settings, user=user)
+    held = status.subscription
+    if held is None or not service.is_live(held) or held.cancel_at_period_end:
+        return RedirectResponse("/account/subscription", status_code=303)
+    return pages.render(
+        request,
+        "account_subscription_cancel.html",
+        viewer=user,
+        subscription=held,
+        offer=plans_from(settings)[held.plan],
+    )
+
+
+@router.post("/account/subscription/cancel", dependencies=[CheckedForm])
+async def cancel(request: Request, user: PageUser, session: DbSession) -> RedirectResponse:
+    await service.cancel(session, provider(request, session), _settings(request), user=user)
+    return RedirectResponse("/account/subscription?done=canceled", status_code=303)
+
+
+@router.post("/account/subscription/resume", dependencies=[CheckedForm])
+async def resume(request: Request, user: PageUser, session: DbSession) -> RedirectResponse:
+    await service.resume(session, provider(request, session), _settings(request), user=user)
+    return RedirectResponse("/account/subscription?done=resumed", status_code=303)
+
+
+@router.post("/account/subscription/portal", dependencies=[CheckedForm])
+async def billing_portal(request: Request, user: PageUser, session: DbSession) -> RedirectResponse:
+    """Cards and invoices, at the payment provider."""
+    url = await service.portal(provider(request, session), user=user, base_url=base_url(request))
+    return RedirectResponse(url, status_code=303)

@@ -1,0 +1,131 @@
+"""A viewer's subscription as the pages tell it: in sentences, and what each plan offers them."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from kushfilms.billing.plans import RANK, PlanOffer, Plans
+from kushfilms.billing.service import Status, is_live
+from kushfilms.kit.money import money
+from kushfilms.models import Plan, SubscriptionStatus
+
+State = Literal["free", "active", "ending", "past_due", "ended", "unpaid", "pending"]
+
+
+def day(moment: datetime) -> str:
+    """25 Dec 2026."""
+    return moment.strftime("%d %b %Y").lstrip("0")
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    state: State
+    label: str  # a word or two for the badge
+    lines: list[str]
+    can_cancel: bool = False
+    can_resume: bool = False
+
+    @property
+    def pending(self) -> bool:
+        return self.state in ("free", "pending")
+
+
+def summarize(status: Status, plans: Plans, *, now: datetime, grace: timedelta) -> Summary:
+    """What the viewer's subscription means for them, in plain sentences."""
+    held = status.subscription
+    if held is None:
+        return Summary("free", "Free", ["You are on Free: the free library, with ads."])
+    name = plans[held.plan].name
+    end = held.current_period_end
+    if held.status == SubscriptionStatus.ACTIVE and held.cancel_at_period_end:
+        lines = [f"Canceled: you keep {name} until {day(end)}, then move to Free."]
+        return Summary("ending", "Canceled", lines, can_resume=True)
+    if held.status == SubscriptionStatus.ACTIVE:
+        lines = [f"Active: renews on {day(end)} for {_amount(status)}."]
+        if held.scheduled_plan is not None:
+            lower = plans[held.scheduled_plan].name
+            lines.append(f"Downgrade to {lower} on {day(end)}; until then you keep {name}.")
+        return Summary("active", "Active", lines, can_cancel=True)
+    if held.status == SubscriptionStatus.PAST_DUE:
+        deadline = (held.past_due_since or end) + grace
+        if now < deadline:
+            line = f"Past due: your last payment failed. Update your card by {day(deadline)}"
+            lines = [f"{line} to keep {name}."]
+        else:
+            lines = [
+                f"Past due: your last payment failed, so {name} is paused until a payment"
+                " goes through. Update your card."
+            ]
+        return Summary("past_due", "Past due", lines, can_cancel=True)
+    if held.status == SubscriptionStatus.CANCELED:
+        until = held.ended_at or end
+        if status.plan != Plan.FREE:
+            return Summary(
+                "ending", "Canceled", [f"Canceled: access to {name} until {day(until)}."]
+            )
+        return Summary(
+            "ended", "Ended", [f"Your {name} subscription ended on {day(until)}. You are on Free."]
+        )
+    if held.status == SubscriptionStatus.UNPAID:
+        lines = [
+            f"Unpaid: the payments for {name} failed and the retries ran out. You are on Free."
+        ]
+        return Summary("unpaid", "Unpaid", lines)
+    return Summary(
+        "pending", "Pending", [f"Waiting for the first payment for {name} to go through."]
+    )
+
+
+def _amount(status: Status) -> str:
+    return money(status.next_bill_amount or 0, status.offer.currency)
+
+
+ActionKind = Literal["join", "sign_in", "checkout", "switch", "keep", "current", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """What a plan's card on the pricing page offers this viewer."""
+
+    kind: ActionKind
+    label: str = ""
+    href: str = ""  # for links
+    note: str = ""
+
+
+def plan_action(offer: PlanOffer, status: Status | None, plans: Plans) -> Action:
+    """The button (or the note) a plan gets on the pricing page; ``status`` is None
+    for anonymous visitors."""
+    plan, name = offer.plan, offer.name
+    if status is None:
+        if plan == Plan.FREE:
+            return Action("join", "Join free", href="/register?next=/pricing")
+        return Action("sign_in", f"Sign in to choose {name}", href="/login?next=/pricing")
+    held = status.subscription
+    if held is None or not is_live(held):
+        if plan == Plan.FREE:
+            return Action("current" if status.plan == Plan.FREE else "none")
+        return Action("checkout", f"Choose {name}")
+    end = day(held.current_period_end)
+    if plan == held.plan:
+        if held.scheduled_plan is not None:
+            return Action("keep", f"Keep {name}", note=f"Yours until {end}.")
+        if held.cancel_at_period_end:
+            return Action("current", note=f"Ends on {end}. Resume it on your subscription page.")
+        return Action("current")
+    if plan == held.scheduled_plan:
+        return Action("none", note=f"Starts on {end}.")
+    if plan == Plan.FREE:
+        if held.cancel_at_period_end:
+            return Action("none", note=f"From {end}.")
+        return Action(
+            "none",
+            "Cancel to go back to Free",
+            href="/account/subscription/cancel",
+            note=f"You keep {plans[held.plan].name} until {end}.",
+        )
+    if RANK[plan] > RANK[held.plan]:
+        note = "Starts now; you pay the difference for the rest of this month."
+    else:
+        note = f"Starts on {end}, when the month you paid for ends."
+    return Action("switch", f"Switch to {name}", note=note)
