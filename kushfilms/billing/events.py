@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.billing.plans import RANK, PlanOffer, plans_from
@@ -49,6 +51,7 @@ SUBSCRIPTION_EVENTS = {
     "customer.subscription.updated",
     "customer.subscription.deleted",
 }
+_CUSTOMERS = "kf_billing_customers"  # session.info: users by customer id, for one transaction
 HANDLED = SUBSCRIPTION_EVENTS | {
     "checkout.session.completed",
     "invoice.paid",
@@ -113,10 +116,8 @@ def _invoice_subscription(data: dict[str, Any]) -> str | None:
 
 async def apply(session: AsyncSession, prepared: Prepared, settings: Settings) -> bool:
     """Apply the event once: False when it had been applied already."""
-    if await session.get(BillingEvent, prepared.id) is not None:
+    if not await _record_event(session, prepared):
         return False
-    session.add(BillingEvent(id=prepared.id, type=prepared.type))
-    await session.flush()
     kind, data = prepared.type, prepared.object
     if kind == "checkout.session.completed":
         await _link_customer(session, data)
@@ -131,6 +132,16 @@ async def apply(session: AsyncSession, prepared: Prepared, settings: Settings) -
     if prepared.subscription is not None:
         await sync_subscription(session, prepared.subscription, settings)
     return True
+
+
+async def _record_event(session: AsyncSession, prepared: Prepared) -> bool:
+    """Note the event as applied, in one statement: False when it already was."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    row = {"id": prepared.id, "type": prepared.type, "received_at": utcnow()}
+    statement = insert(BillingEvent).values(**row)
+    result = await session.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def _link_customer(session: AsyncSession, data: dict[str, Any]) -> None:
@@ -150,9 +161,12 @@ async def _link_customer(session: AsyncSession, data: dict[str, Any]) -> None:
 async def user_of_customer(
     session: AsyncSession, customer: str, user_id: str | None = None
 ) -> User | None:
-    found: User | None = await session.scalar(
-        select(User).where(User.stripe_customer_id == customer)
-    )
+    known: dict[str, User] = session.info.setdefault(_CUSTOMERS, {})
+    found: User | None = known.get(customer)
+    if found is None and customer:
+        found = await session.scalar(select(User).where(User.stripe_customer_id == customer))
+        if found is not None:
+            known[customer] = found  # an event often asks twice (payment, subscription)
     if found is None and user_id:
         try:
             found = await session.get(User, uuid.UUID(user_id))

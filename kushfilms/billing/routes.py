@@ -22,7 +22,7 @@ from kushfilms.billing.schemas import (
     WebhookOut,
 )
 from kushfilms.config import Settings
-from kushfilms.db import DbSession, ReadSession, transaction
+from kushfilms.db import Database, DbSession, ReadSession, transaction
 from kushfilms.errors import COMMON_ERRORS, BadRequest, KushError, error_responses
 from kushfilms.kit.pagination import Page, PageQuery, to_page
 from kushfilms.models import User
@@ -164,6 +164,7 @@ async def stripe_webhook(
 ) -> WebhookOut:
     """Stripe's events, verified by their signature and applied exactly once."""
     settings = _settings(request)
+    db: Database = request.app.state.db
     secret = settings.stripe_webhook_secret.get_secret_value()
     payload = await request.body()
     if not secret or not stripe_signature:
@@ -175,9 +176,13 @@ async def stripe_webhook(
         )
     except stripe.SignatureVerificationError as error:
         raise BadSignature() from error
+    stripe_provider: PaymentProvider | None = request.app.state.stripe
     try:
-        async with transaction(request.app.state.db.writer) as session:
-            prepared = await events.prepare(event, provider(request, session))
+        # Stripe is asked before the database is touched: no lock waits on the network.
+        prepared = await events.prepare(event, stripe_provider) if stripe_provider else None
+        async with request.app.state.webhook_writes, transaction(db.writer) as session:
+            if prepared is None:  # the local checkout reads its records in this transaction
+                prepared = await events.prepare(event, provider(request, session))
             applied = await events.apply(session, prepared, settings)
     except KushError as error:
         log.error("Stripe event %s (%s) failed: %s", event["id"], event["type"], error.detail)
