@@ -61,7 +61,7 @@ def base_url(request: Request) -> str:
 @router.get("/api/plans")
 async def list_plans(request: Request) -> list[PlanOut]:
     """The plans on sale, cheapest first."""
-    return [PlanOut.of(offer) for offer in plans_from(_settings(request))]
+    return [PlanOut.model_validate(offer) for offer in plans_from(_settings(request))]
 
 
 @router.post(

@@ -3,7 +3,6 @@ from datetime import datetime
 
 from pydantic import Field
 
-from kushfilms.billing.plans import PlanOffer
 from kushfilms.kit.schema import RequestModel, ResponseModel
 from kushfilms.models import Payment, PaymentStatus, Plan, SubscriptionStatus
 
@@ -21,23 +20,6 @@ class PlanOut(ResponseModel):
     downloads: bool
     early_access: bool
     features: list[str]
-
-    @classmethod
-    def of(cls, offer: PlanOffer) -> "PlanOut":
-        return cls(
-            plan=offer.plan,
-            name=offer.name,
-            price_cents=offer.price_cents,
-            price=offer.price,
-            currency=offer.currency,
-            interval=offer.interval,
-            max_height=offer.max_height,
-            streams=offer.streams,
-            ads=offer.ads,
-            downloads=offer.downloads,
-            early_access=offer.early_access,
-            features=list(offer.features),
-        )
 
 
 class PlanChoice(RequestModel):

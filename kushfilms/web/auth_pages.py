@@ -56,15 +56,20 @@ def _email_problem(email: str) -> str | None:
     return None
 
 
+def _entry_page(
+    request: Request, viewer: User | None, pages: Pages, template: str, next: str
+) -> Response:
+    """The empty sign-in or join form; someone signed in already goes on to ``next``."""
+    if viewer is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return pages.render(request, template, viewer=None, next=safe_next(next), form={}, errors={})
+
+
 @router.get("/login")
 async def login_page(
     request: Request, viewer: PageViewer, pages: Templates, next: str = "/"
 ) -> Response:
-    if viewer is not None:
-        return RedirectResponse(safe_next(next), status_code=303)
-    return pages.render(
-        request, "login.html", viewer=None, next=safe_next(next), form={}, errors={}
-    )
+    return _entry_page(request, viewer, pages, "login.html", next)
 
 
 @router.post("/login", dependencies=[CheckedForm])
@@ -123,11 +128,7 @@ async def login(
 async def register_page(
     request: Request, viewer: PageViewer, pages: Templates, next: str = "/"
 ) -> Response:
-    if viewer is not None:
-        return RedirectResponse(safe_next(next), status_code=303)
-    return pages.render(
-        request, "register.html", viewer=None, next=safe_next(next), form={}, errors={}
-    )
+    return _entry_page(request, viewer, pages, "register.html", next)
 
 
 @router.post("/register", dependencies=[CheckedForm])
