@@ -9,14 +9,17 @@ that request's transaction commits (:func:`enqueue`). A database bound to a queu
 """
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from huey import RedisHuey, SqliteHuey
+from huey import RedisHuey
 from huey.api import Huey
 from huey.consumer import Consumer
+from huey.storage import SqliteStorage
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kushfilms.config import Settings
 from kushfilms.db import Database, after_commit
@@ -34,11 +37,31 @@ class JobSpec:
     retry_backoff: float = 0
 
 
+class SqliteJobStorage(SqliteStorage):  # type: ignore[misc]  # huey has no types
+    """Huey's SQLite queue, as durable as the database: WAL with synchronous=NORMAL.
+
+    Huey leaves SQLite's default (FULL), an fsync at every job sent, which costs
+    a request more than the rest of its work. NORMAL loses nothing when the
+    process dies; after a power cut the last jobs sent may be gone, exactly as
+    the last transactions of the database they came with.
+    """
+
+    def _create_connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection = super()._create_connection()
+        connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+
 def make_huey(settings: Settings) -> Huey:
     if settings.redis_url:
         return RedisHuey("kushfilms", url=settings.redis_url, utc=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("kushfilms", filename=str(settings.data_dir / "jobs.db"), utc=True)
+    return Huey(
+        "kushfilms",
+        storage_class=SqliteJobStorage,
+        filename=str(settings.data_dir / "jobs.db"),
+        utc=True,
+    )
 
 
 @dataclass
@@ -102,9 +125,10 @@ def enqueue(session: AsyncSession, jobs: Jobs, name: str, *args: Any) -> None:
 def bind_jobs(db: Database, jobs: Jobs) -> None:
     """Make ``jobs`` the queue of every write session ``db`` opens from now on."""
     db.writer.configure(info={_JOBS: jobs})
+    db.plain_writer.configure(info={_JOBS: jobs})
 
 
-def jobs_of(session: AsyncSession) -> Jobs:
+def jobs_of(session: AsyncSession | Session) -> Jobs:
     """The queue of a session's database (see :func:`bind_jobs`)."""
     jobs: Jobs | None = session.info.get(_JOBS)
     if jobs is None:
