@@ -44,7 +44,7 @@ async def _optional_viewer(
     except TokenError as error:
         raise (TokenExpired if error.expired else InvalidToken)(str(error)) from error
     try:
-        return await service.get_user(session, user_id)
+        return await service.get_viewer(session, user_id)
     except service.UserNotFound as error:
         raise InvalidToken("The account behind this token no longer exists.") from error
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from kushfilms.accounts.passwords import (
     hash_password,
@@ -172,6 +173,17 @@ async def update_profile(session: AsyncSession, user: User, *, name: str, email:
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     user = await session.get(User, user_id)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+async def get_viewer(session: AsyncSession, user_id: uuid.UUID) -> User:
+    """The user behind a request, with their subscription loaded in the same query
+    (what they may watch is decided from it without another)."""
+    user: User | None = await session.scalar(
+        select(User).options(joinedload(User.subscription)).where(User.id == user_id)
+    )
     if user is None:
         raise UserNotFound()
     return user

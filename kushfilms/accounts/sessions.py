@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from kushfilms.kit.clock import utcnow
 from kushfilms.models import User, WebSession
@@ -47,6 +48,7 @@ async def find_session(session: AsyncSession, token: str) -> tuple[WebSession, U
         await session.execute(
             select(WebSession, User)
             .join(User, User.id == WebSession.user_id)
+            .options(joinedload(User.subscription))
             .where(WebSession.token_hash == _hash(token), WebSession.expires_at > utcnow())
         )
     ).first()

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.billing.entitlements import Entitlement, entitlement
@@ -22,10 +22,15 @@ async def subscription_of(session: AsyncSession, user: User) -> Subscription | N
 async def entitlement_for(
     session: AsyncSession, viewer: User | None, level: AccessLevel, settings: Settings
 ) -> Entitlement:
-    """The entitlement function applied to the viewer's current subscription."""
+    """The entitlement function applied to the viewer's current subscription: the one
+    loaded with the viewer at the start of the request (see accounts' get_viewer),
+    or else read now."""
     subscription = None
     if viewer is not None and viewer.role != Role.ADMIN:
-        subscription = await subscription_of(session, viewer)
+        if "subscription" in inspect(viewer).unloaded:
+            subscription = await subscription_of(session, viewer)
+        else:
+            subscription = viewer.subscription
     return entitlement(
         viewer,
         subscription,

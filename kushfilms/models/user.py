@@ -1,9 +1,13 @@
 import enum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Enum, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kushfilms.models.base import Base, IdMixin, TimestampMixin
+
+if TYPE_CHECKING:
+    from kushfilms.models.subscription import Subscription
 
 
 class Role(enum.StrEnum):
@@ -25,4 +29,9 @@ class User(IdMixin, TimestampMixin, Base):
     # The payment provider's customer, made at the first checkout and kept.
     stripe_customer_id: Mapped[str | None] = mapped_column(
         String(255), unique=True, index=True, default=None
+    )
+    # Loaded only where a query asks: with the viewer behind a request, so that
+    # deciding what they may watch needs no query of its own.
+    subscription: Mapped["Subscription | None"] = relationship(
+        viewonly=True, uselist=False, lazy="raise"
     )
