@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext, suppress
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -83,13 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.storage = open_storage(settings)
     app.state.jobs = Jobs(settings, all_jobs())
     app.state.stripe = stripe
-    # SQLite takes one writer at a time: webhook deliveries queue here, in order, rather
-    # than in SQLite's busy handler, which sleeps and retries.
-    app.state.webhook_writes = asyncio.Lock() if settings.is_sqlite else nullcontext()
     bind_jobs(db, app.state.jobs)  # so services can queue jobs (emails) from a session
 
     install_error_handlers(app, page_errors=page_errors)
-    install_pages(app, settings)
     for router in (
         health,
         accounts.router,
@@ -104,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         billing_admin.router,
     ):
         app.include_router(router)
+    install_pages(app, settings)  # after the API: its routes are tried first, on every call
 
     app.state.cache = ResponseCache(
         seconds=settings.cache_seconds, generation=catalog.CATALOG_GENERATION

@@ -11,35 +11,44 @@ Three kinds of session:
   (``KF_DATABASE_READ_URL``), or on the primary when there is none.
 """
 
+import asyncio
+import logging
+import threading
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from dataclasses import dataclass
+from queue import SimpleQueue
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import event, make_url
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from kushfilms.config import Settings
 from kushfilms.errors import KushError
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 _WRITE_OPTION = "kf_write"
 _AFTER_COMMIT = "kf_after_commit"
 
 
-def after_commit(session: AsyncSession, callback: Callable[[], object]) -> None:
+def after_commit(session: AsyncSession | Session, callback: Callable[[], object]) -> None:
     """Run ``callback`` once the session's transaction commits; never if it rolls back.
 
     This is how work that must not happen for a failed request (sending a job,
     dropping a cache) is tied to the request's transaction.
     """
-    callbacks: list[Callable[[], object]] = session.sync_session.info.setdefault(_AFTER_COMMIT, [])
+    callbacks: list[Callable[[], object]] = session.info.setdefault(_AFTER_COMMIT, [])
     if callback not in callbacks:
         callbacks.append(callback)
 
@@ -76,8 +85,18 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _plain_sqlite_engine(url: str) -> Engine:
+    """A sync engine on the same SQLite file, over the standard sqlite3 module."""
+    sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+    engine = create_sync_engine(sync_url, pool_size=1, max_overflow=3)
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so BEGIN is ours to emit.
         dbapi_connection.isolation_level = None
@@ -91,10 +110,95 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         writes = connection.get_execution_options().get(_WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+class SqliteWrites:
+    """One thread that runs write work on SQLite, committing together what queued up
+    together (group commit).
+
+    A piece of work that arrives while the thread is busy waits in the queue; the
+    thread then takes all that waits (up to MAX_BATCH) into one transaction, so
+    that under load the cost of beginning, committing and handing back is paid
+    once for many. If any of them fails, or the commit does, the transaction is
+    undone and each piece runs again alone, so that only the failing one fails.
+    """
+
+    MAX_BATCH = 64
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._queue: SimpleQueue[_Write[Any] | None] = SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="kf-sqlite-writes", daemon=True)
+        self._thread.start()
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        done: Future[T] = Future()
+        self._queue.put(_Write(work, done))
+        return await asyncio.wrap_future(done)
+
+    def close(self) -> None:
+        """Finish the work queued so far, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _serve(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            while len(batch) < self.MAX_BATCH and not self._queue.empty():
+                following = self._queue.get()
+                if following is None:
+                    self._run_batch(batch)
+                    return
+                batch.append(following)
+            self._run_batch(batch)
+
+    def _run_batch(self, batch: list["_Write[Any]"]) -> None:
+        batch = [write for write in batch if write.done.set_running_or_notify_cancel()]
+        if len(batch) > 1 and self._run_together(batch):
+            return
+        for write in batch:
+            try:
+                write.done.set_result(self._run_alone(write.work))
+            except BaseException as error:  # handed to the request that waits for it
+                write.done.set_exception(error)
+
+    def _run_together(self, batch: list["_Write[Any]"]) -> bool:
+        try:
+            with self._sessions() as session:
+                results = [write.work(session) for write in batch]
+                session.commit()
+        except Exception:
+            log.debug("%d writes failed together; each runs again alone", len(batch), exc_info=True)
+            return False
+        for write, result in zip(batch, results, strict=True):
+            write.done.set_result(result)
+        return True
+
+    def _run_alone(self, work: Callable[[Session], T]) -> T:
+        with self._sessions() as session:
+            try:
+                result = work(session)
+            except KushError as error:
+                if error.commits:
+                    session.commit()
+                else:
+                    session.rollback()
+                raise
+            except BaseException:
+                session.rollback()
+                raise
+            session.commit()
+            return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Write(Generic[T]):
+    work: Callable[[Session], T]
+    done: Future[T]
 
 
 class Database:
@@ -121,8 +225,39 @@ class Database:
         )
         self.reader = async_sessionmaker(self.primary_reads, expire_on_commit=False)
         self.replica_reader = async_sessionmaker(self.replica, expire_on_commit=False)
+        # On SQLite, run_write's work runs on a thread of its own over the sqlite3
+        # module: one thread, as SQLite has one writer at a time anyway.
+        url = settings.database_url
+        self._plain = _plain_sqlite_engine(url) if url.startswith("sqlite") else None
+        self.plain_writer = sessionmaker(
+            self._plain.execution_options(**{_WRITE_OPTION: True}) if self._plain else None,
+            expire_on_commit=False,
+        )
+        self._writes = SqliteWrites(self.plain_writer) if self._plain else None
+
+    async def run_write(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a write transaction on a plain (sync) session: committed
+        when it returns, undone when it raises.
+
+        For work of many statements. Through aiosqlite each statement costs
+        several hops between the event loop and the connection's thread; on
+        SQLite ``work`` runs instead on the database's write thread over the
+        sqlite3 module (see :class:`SqliteWrites`), and its after-commit callbacks
+        run there too. ``work`` may share its transaction with other work queued
+        at the same moment, and then run twice; so it must change nothing but
+        the session. Other databases run it through the async session
+        (``run_sync``), in a transaction of its own.
+        """
+        if self._writes is None:
+            async with transaction(self.writer) as session:
+                return await session.run_sync(work)
+        return await self._writes.run(work)
 
     async def dispose(self) -> None:
+        if self._writes is not None:
+            await asyncio.to_thread(self._writes.close)
+        if self._plain is not None:
+            self._plain.dispose()
         await self.primary.dispose()
         await self.primary_reads.dispose()
         if self.replica is not self.primary_reads:

@@ -2,6 +2,9 @@
 
 An event is recorded by id in the same transaction as its effects, so a
 duplicate delivery changes nothing and a failure leaves nothing half-written.
+Applying runs on a plain (sync) session: a webhook's whole transaction is one
+call of :meth:`kushfilms.db.Database.run_write`, and async callers inside a
+transaction of their own use ``AsyncSession.run_sync``.
 Order does not matter because subscriptions are not taken from the event but
 fetched as they stand now, and payments only move forward (pending, failed,
 succeeded, refunded). Stripe's webhook and the local checkout both end here.
@@ -13,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kushfilms.billing.plans import RANK, PlanOffer, plans_from
 from kushfilms.billing.provider import PaymentProvider, ProviderSubscription, timestamp
@@ -32,7 +35,7 @@ from kushfilms.models import (
     User,
 )
 from kushfilms.models.payment import PAYMENT_PROGRESS
-from kushfilms.notify import queue_email
+from kushfilms.notify import queue_email_in
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +54,33 @@ SUBSCRIPTION_EVENTS = {
     "customer.subscription.updated",
     "customer.subscription.deleted",
 }
-_CUSTOMERS = "kf_billing_customers"  # session.info: users by customer id, for one transaction
+_CUSTOMERS = "kf_billing_customers"  # session.info: viewers by customer id (see _customer)
 HANDLED = SUBSCRIPTION_EVENTS | {
     "checkout.session.completed",
     "invoice.paid",
     "invoice.payment_failed",
     "charge.refunded",
 }
+
+
+# The statements of every event, built once: building one costs more than running it.
+_RECORD_EVENT = {
+    dialect: insert(BillingEvent)
+    .values(id=bindparam("id"), type=bindparam("type"), received_at=bindparam("received_at"))
+    .on_conflict_do_nothing(index_elements=["id"])
+    for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_CUSTOMER = (
+    select(User, Subscription)
+    .outerjoin(Subscription, Subscription.user_id == User.id)
+    .where(User.stripe_customer_id == bindparam("customer"))
+)
+_PAYMENT = select(Payment).where(
+    or_(
+        Payment.provider_payment_id == bindparam("invoice"),
+        Payment.provider_charge_id.in_(bindparam("refs", expanding=True)),
+    )
+)
 
 
 class UnknownPrice(Exception):
@@ -91,7 +114,32 @@ async def prepare(event: dict[str, Any], provider: PaymentProvider) -> Prepared:
     write lock is held across the network)."""
     subscription_id = subscription_of_event(event)
     remote = await provider.subscription(subscription_id) if subscription_id else None
-    return Prepared(event, remote)
+    return Prepared(await _with_payment_links(event, provider), remote)
+
+
+async def _with_payment_links(event: dict[str, Any], provider: PaymentProvider) -> dict[str, Any]:
+    """The event, with what ties a payment to its invoice filled in where it lacks it.
+
+    Since Stripe's API of 2025-03-31 an invoice names no charge or payment intent
+    (its ``payments`` are left out unless expanded) and a charge names no invoice,
+    so a refund could not find the payment it undoes. Stripe's invoice payments
+    say which payment intent paid which invoice.
+    """
+    kind, data = event["type"], event["data"]["object"]
+    if kind in ("invoice.paid", "invoice.payment_failed") and not _payment_refs(data):
+        payments = await provider.invoice_payments(invoice=str(data["id"]))
+        data = {**data, "payments": {"object": "list", "data": payments}}
+    elif kind == "charge.refunded" and not data.get("invoice") and data.get("payment_intent"):
+        payments = await provider.invoice_payments(payment_intent=str(data["payment_intent"]))
+        invoice = payments[0].get("invoice") if payments else None
+        if isinstance(invoice, dict):
+            invoice = invoice.get("id")
+        if not invoice:
+            return event
+        data = {**data, "invoice": str(invoice)}
+    else:
+        return event
+    return {**event, "data": {**event["data"], "object": data}}
 
 
 def subscription_of_event(event: dict[str, Any]) -> str | None:
@@ -114,65 +162,85 @@ def _invoice_subscription(data: dict[str, Any]) -> str | None:
     return str(found) if found else None
 
 
-async def apply(session: AsyncSession, prepared: Prepared, settings: Settings) -> bool:
+def apply(session: Session, prepared: Prepared, settings: Settings) -> bool:
     """Apply the event once: False when it had been applied already."""
-    if not await _record_event(session, prepared):
+    if not _record_event(session, prepared):
         return False
     kind, data = prepared.type, prepared.object
     if kind == "checkout.session.completed":
-        await _link_customer(session, data)
+        _link_customer(session, data)
     if kind == "invoice.paid":
-        await record_invoice(session, data, PaymentStatus.SUCCEEDED, settings)
+        record_invoice(session, data, PaymentStatus.SUCCEEDED, settings)
     elif kind == "invoice.payment_failed":
-        await record_invoice(session, data, PaymentStatus.FAILED, settings)
+        record_invoice(session, data, PaymentStatus.FAILED, settings)
     elif kind == "charge.refunded":
-        await record_refund(session, data)
+        record_refund(session, data)
     elif kind not in HANDLED:
         log.info("Acknowledged %s event %s without acting on it", kind, prepared.id)
     if prepared.subscription is not None:
-        await sync_subscription(session, prepared.subscription, settings)
+        sync_subscription(session, prepared.subscription, settings)
     return True
 
 
-async def _record_event(session: AsyncSession, prepared: Prepared) -> bool:
+def _record_event(session: Session, prepared: Prepared) -> bool:
     """Note the event as applied, in one statement: False when it already was."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    connection = session.connection()
     row = {"id": prepared.id, "type": prepared.type, "received_at": utcnow()}
-    statement = insert(BillingEvent).values(**row)
-    result = await session.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
-    return bool(getattr(result, "rowcount", 0))
+    result = connection.execute(_RECORD_EVENT[connection.dialect.name], row)
+    return bool(result.rowcount)
 
 
-async def _link_customer(session: AsyncSession, data: dict[str, Any]) -> None:
+def _link_customer(session: Session, data: dict[str, Any]) -> None:
     """A completed checkout ties the customer to the viewer who started it."""
     customer = data.get("customer")
     reference = data.get("client_reference_id")
     if not customer or not reference:
         return
     try:
-        user = await session.get(User, uuid.UUID(str(reference)))
+        user = session.get(User, uuid.UUID(str(reference)))
     except ValueError:
         user = None
     if user is not None and user.stripe_customer_id is None:
         user.stripe_customer_id = str(customer)
 
 
-async def user_of_customer(
-    session: AsyncSession, customer: str, user_id: str | None = None
-) -> User | None:
-    known: dict[str, User] = session.info.setdefault(_CUSTOMERS, {})
-    found: User | None = known.get(customer)
+@dataclass(slots=True)
+class _Customer:
+    user: User
+    subscription: Subscription | None
+
+
+def _customer(session: Session, customer: str) -> _Customer | None:
+    """The viewer behind a provider's customer, with their subscription, in one query;
+    kept for the transaction, as an event often asks twice (payment, subscription)."""
+    known: dict[str, _Customer] = session.info.setdefault(_CUSTOMERS, {})
+    found = known.get(customer)
     if found is None and customer:
-        found = await session.scalar(select(User).where(User.stripe_customer_id == customer))
-        if found is not None:
-            known[customer] = found  # an event often asks twice (payment, subscription)
-    if found is None and user_id:
-        try:
-            found = await session.get(User, uuid.UUID(user_id))
-        except ValueError:
-            return None
+        row = session.execute(_CUSTOMER, {"customer": customer}).first()
+        if row is not None:
+            found = known[customer] = _Customer(row[0], row[1])
     return found
+
+
+def user_of_customer(session: Session, customer: str) -> User | None:
+    found = _customer(session, customer)
+    return found.user if found else None
+
+
+def _subscriber(session: Session, remote: ProviderSubscription) -> _Customer | None:
+    """The viewer a provider's subscription belongs to: by its customer, or else by
+    the viewer id we put in its metadata at checkout."""
+    found = _customer(session, remote.customer)
+    if found is not None or not remote.user_id:
+        return found
+    try:
+        user = session.get(User, uuid.UUID(remote.user_id))
+    except ValueError:
+        return None
+    if user is None:
+        return None
+    held = session.scalar(select(Subscription).where(Subscription.user_id == user.id))
+    return _Customer(user, held)
 
 
 def _offer(settings: Settings, price_id: str) -> PlanOffer:
@@ -182,26 +250,24 @@ def _offer(settings: Settings, price_id: str) -> PlanOffer:
     return offer
 
 
-async def sync_subscription(
-    session: AsyncSession, remote: ProviderSubscription, settings: Settings
+def sync_subscription(
+    session: Session, remote: ProviderSubscription, settings: Settings
 ) -> Subscription | None:
     """Make the viewer's subscription what the provider says it is now."""
-    user = await user_of_customer(session, remote.customer, remote.user_id)
-    if user is None:
+    subscriber = _subscriber(session, remote)
+    if subscriber is None:
         log.warning("Subscription %s belongs to no viewer here; ignored", remote.id)
         return None
+    user, row = subscriber.user, subscriber.subscription
     offer = _offer(settings, remote.price_id)
     status = STATUS.get(remote.status, SubscriptionStatus.INCOMPLETE)
-    row: Subscription | None = await session.scalar(
-        select(Subscription).where(Subscription.user_id == user.id)
-    )
     same = row is not None and row.provider_subscription_id == remote.id
     if row is not None and not same and remote.created < row.provider_created_at:
         log.info("Subscription %s is older than the viewer's current one; ignored", remote.id)
         return row
     before = _Before.of(row if same else None)
     if row is None:
-        row = Subscription(user_id=user.id, started_at=remote.created)
+        row = subscriber.subscription = Subscription(user_id=user.id, started_at=remote.created)
         session.add(row)
     elif not same:
         row.started_at = remote.created
@@ -226,8 +292,8 @@ async def sync_subscription(
         row.past_due_since = None
     elif row.past_due_since is None:
         row.past_due_since = utcnow()
-    await session.flush()
-    await _tell_viewer(session, user, row, before, offer)
+    session.flush()
+    _tell_viewer(session, user, row, before, offer)
     return row
 
 
@@ -243,15 +309,15 @@ class _Before:
         return cls(row.status, row.cancel_at_period_end)
 
 
-async def _tell_viewer(
-    session: AsyncSession, user: User, row: Subscription, before: _Before, offer: PlanOffer
+def _tell_viewer(
+    session: Session, user: User, row: Subscription, before: _Before, offer: PlanOffer
 ) -> None:
     """Emails for the changes a viewer should hear about (once each: only on the change)."""
     if row.status == SubscriptionStatus.ACTIVE and before.status in (
         None,
         SubscriptionStatus.INCOMPLETE,
     ):
-        await queue_email(
+        queue_email_in(
             session,
             "subscription_started",
             user,
@@ -263,7 +329,7 @@ async def _tell_viewer(
     was_ending = before.cancel_at_period_end or before.status == SubscriptionStatus.CANCELED
     if ending and not was_ending and before.status is not None:
         access_until = row.ended_at or row.current_period_end
-        await queue_email(
+        queue_email_in(
             session,
             "cancellation_confirmed",
             user,
@@ -285,18 +351,15 @@ def _payment_refs(data: dict[str, Any]) -> list[str]:
     return [str(ref.get("id") if isinstance(ref, dict) else ref) for ref in refs if ref]
 
 
-async def record_invoice(
-    session: AsyncSession, data: dict[str, Any], status: PaymentStatus, settings: Settings
+def record_invoice(
+    session: Session, data: dict[str, Any], status: PaymentStatus, settings: Settings
 ) -> Payment | None:
-    user = await user_of_customer(session, str(data.get("customer") or ""))
+    user = user_of_customer(session, str(data.get("customer") or ""))
     if user is None:
         log.warning("Invoice %s belongs to no viewer here; ignored", data.get("id"))
         return None
     refs = _payment_refs(data)
-    conditions: list[ColumnElement[bool]] = [Payment.provider_payment_id == str(data["id"])]
-    if refs:
-        conditions.append(Payment.provider_charge_id.in_(refs))
-    payment: Payment | None = await session.scalar(select(Payment).where(or_(*conditions)))
+    payment: Payment | None = session.scalar(_PAYMENT, {"invoice": str(data["id"]), "refs": refs})
     if payment is None:
         payment = Payment(user_id=user.id, status=PaymentStatus.PENDING, amount=0)
         session.add(payment)
@@ -315,9 +378,9 @@ async def record_invoice(
     if status == PaymentStatus.SUCCEEDED and payment.paid_at is None:
         paid_at = (data.get("status_transitions") or {}).get("paid_at")
         payment.paid_at = timestamp(paid_at) if paid_at else utcnow()
-    await session.flush()
+    session.flush()
     if payment.status != before:
-        await _tell_payment(session, user, payment, data, settings)
+        _tell_payment(session, user, payment, data, settings)
     return payment
 
 
@@ -343,8 +406,8 @@ def _describe(data: dict[str, Any], settings: Settings) -> str:
     return str(data.get("description") or "Kush Films subscription")[:255]
 
 
-async def _tell_payment(
-    session: AsyncSession,
+def _tell_payment(
+    session: Session,
     user: User,
     payment: Payment,
     data: dict[str, Any],
@@ -356,7 +419,7 @@ async def _tell_payment(
     if payment.status == PaymentStatus.SUCCEEDED:
         lines = (data.get("lines") or {}).get("data") or [{}]
         period = lines[0].get("period") or {}
-        await queue_email(
+        queue_email_in(
             session,
             "payment_receipt",
             user,
@@ -371,7 +434,7 @@ async def _tell_payment(
     elif payment.status == PaymentStatus.FAILED:
         next_try = data.get("next_payment_attempt")
         grace_end = utcnow() + timedelta(days=settings.past_due_grace_days)
-        await queue_email(
+        queue_email_in(
             session,
             "payment_failed",
             user,
@@ -382,19 +445,18 @@ async def _tell_payment(
         )
 
 
-async def record_refund(session: AsyncSession, data: dict[str, Any]) -> Payment | None:
+def record_refund(session: Session, data: dict[str, Any]) -> Payment | None:
     """A refunded charge: its payment becomes REFUNDED, even if the invoice's own
     events have not arrived yet (the payment is made now and completed by them)."""
     if not data.get("refunded"):
         return None  # a partial refund: the payment stands
     refs = [str(data["id"])] + ([str(data["payment_intent"])] if data.get("payment_intent") else [])
-    conditions: list[ColumnElement[bool]] = [Payment.provider_charge_id.in_(refs)]
     invoice = data.get("invoice")
-    if invoice:
-        conditions.append(Payment.provider_payment_id == str(invoice))
-    payment: Payment | None = await session.scalar(select(Payment).where(or_(*conditions)))
+    payment: Payment | None = session.scalar(
+        _PAYMENT, {"invoice": str(invoice) if invoice else None, "refs": refs}
+    )
     if payment is None:
-        user = await user_of_customer(session, str(data.get("customer") or ""))
+        user = user_of_customer(session, str(data.get("customer") or ""))
         if user is None:
             log.warning("Charge %s belongs to no viewer here; ignored", data.get("id"))
             return None
@@ -409,5 +471,5 @@ async def record_refund(session: AsyncSession, data: dict[str, Any]) -> Payment 
         )
         session.add(payment)
     payment.status = PaymentStatus.REFUNDED
-    await session.flush()
+    session.flush()
     return payment

@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kushfilms.billing import events
 from kushfilms.billing.plans import plans_from
@@ -63,6 +64,32 @@ def _unix(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
+# Columns, not the mapped object: the data comes back as a value of its own, which
+# the caller may change in place (a change to a loaded object's JSON would go
+# unnoticed by SQLAlchemy), and a webhook is spared loading an object per event.
+_RECORD = select(LocalPaymentObject.kind, LocalPaymentObject.data).where(
+    LocalPaymentObject.id == bindparam("id")
+)
+
+
+def _record(session: Session, object_id: str, kind: str) -> dict[str, Any]:
+    found = session.execute(_RECORD, {"id": object_id}).first()
+    if found is None or found.kind != kind:
+        raise NotFound(f"No such {kind.replace('_', ' ')}.")
+    data: dict[str, Any] = found.data
+    return data
+
+
+def prepare_in(session: Session, event: dict[str, Any]) -> events.Prepared:
+    """:func:`events.prepare` for this provider, inside the transaction that applies
+    the event: the subscription is read from the records there."""
+    subscription_id = events.subscription_of_event(event)
+    if subscription_id is None:
+        return events.Prepared(event, None)
+    record = _record(session, subscription_id, "subscription")
+    return events.Prepared(event, ProviderSubscription.from_stripe(record))
+
+
 @dataclass
 class LocalProvider:
     """The provider interface over this database; works inside the caller's transaction."""
@@ -72,12 +99,7 @@ class LocalProvider:
 
     # --- records -------------------------------------------------------------------
     async def _get(self, object_id: str, kind: str) -> dict[str, Any]:
-        found = await self.session.get(LocalPaymentObject, object_id)
-        if found is None or found.kind != kind:
-            raise NotFound(f"No such {kind.replace('_', ' ')}.")
-        # A deep copy: a change made in place would also change the loaded value,
-        # and SQLAlchemy would then see nothing to write.
-        return copy.deepcopy(found.data)
+        return await self.session.run_sync(_record, object_id, kind)
 
     async def _put(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         found = await self.session.get(LocalPaymentObject, data["id"])
@@ -98,7 +120,7 @@ class LocalProvider:
             "data": {"object": data},
         }
         prepared = await events.prepare(event, self)
-        await events.apply(self.session, prepared, self.settings)
+        await self.session.run_sync(events.apply, prepared, self.settings)
 
     # --- the provider interface ------------------------------------------------------
     async def create_customer(self, *, email: str, name: str, user_id: str) -> str:
@@ -180,6 +202,15 @@ class LocalProvider:
     async def portal_url(self, customer: str, return_url: str) -> str:  # noqa: ARG002
         # Cards and invoices are managed on the account page itself.
         return urljoin(return_url, "/account/subscription")
+
+    async def invoice_payments(
+        self,
+        *,
+        invoice: str | None = None,  # noqa: ARG002
+        payment_intent: str | None = None,  # noqa: ARG002
+    ) -> list[dict[str, Any]]:
+        # Never asked: the local checkout's invoices name their charge themselves.
+        return []
 
     # --- the checkout page -----------------------------------------------------------
     async def checkout(self, checkout_id: str) -> dict[str, Any]:

@@ -98,3 +98,10 @@ class PaymentProvider(Protocol):
     async def portal_url(self, customer: str, return_url: str) -> str:
         """Where the viewer manages cards and invoices."""
         ...
+
+    async def invoice_payments(
+        self, *, invoice: str | None = None, payment_intent: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The payments made against an invoice, or by a payment intent (Stripe's
+        invoice payments: what ties a charge to the invoice it paid)."""
+        ...

@@ -2,14 +2,16 @@
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import stripe
 from fastapi import APIRouter, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kushfilms.accounts.deps import CurrentUser
-from kushfilms.billing import events, service
+from kushfilms.billing import events, local, service
 from kushfilms.billing.plans import plans_from
 from kushfilms.billing.provider import PaymentProvider
 from kushfilms.billing.schemas import (
@@ -22,7 +24,7 @@ from kushfilms.billing.schemas import (
     WebhookOut,
 )
 from kushfilms.config import Settings
-from kushfilms.db import Database, DbSession, ReadSession, transaction
+from kushfilms.db import Database, DbSession, ReadSession
 from kushfilms.errors import COMMON_ERRORS, BadRequest, KushError, error_responses
 from kushfilms.kit.pagination import Page, PageQuery, to_page
 from kushfilms.models import User
@@ -176,14 +178,9 @@ async def stripe_webhook(
         )
     except stripe.SignatureVerificationError as error:
         raise BadSignature() from error
-    stripe_provider: PaymentProvider | None = request.app.state.stripe
     try:
-        # Stripe is asked before the database is touched: no lock waits on the network.
-        prepared = await events.prepare(event, stripe_provider) if stripe_provider else None
-        async with request.app.state.webhook_writes, transaction(db.writer) as session:
-            if prepared is None:  # the local checkout reads its records in this transaction
-                prepared = await events.prepare(event, provider(request, session))
-            applied = await events.apply(session, prepared, settings)
+        work = await _application(request, event, settings)
+        applied = await db.run_write(work)
     except KushError as error:
         log.error("Stripe event %s (%s) failed: %s", event["id"], event["type"], error.detail)
         raise WebhookFailed() from error
@@ -191,6 +188,19 @@ async def stripe_webhook(
         log.exception("Stripe event %s (%s) failed", event["id"], event["type"])
         raise WebhookFailed() from error
     return WebhookOut(received=True, duplicate=not applied)
+
+
+async def _application(
+    request: Request, event: dict[str, Any], settings: Settings
+) -> Callable[[Session], bool]:
+    """The work that applies the event. Stripe is asked before the write begins, so
+    that no lock waits on the network; the local checkout's records are read in the
+    applying transaction itself."""
+    stripe_provider: PaymentProvider | None = request.app.state.stripe
+    if stripe_provider is None:
+        return lambda session: events.apply(session, local.prepare_in(session, event), settings)
+    prepared = await events.prepare(event, stripe_provider)
+    return lambda session: events.apply(session, prepared, settings)
 
 
 def _event_of(payload: bytes) -> dict[str, Any]:

@@ -118,7 +118,7 @@ async def cancel(
     if subscription.cancel_at_period_end:
         return subscription
     remote = await provider.set_cancel_at_period_end(subscription.provider_subscription_id, True)
-    return await events.sync_subscription(session, remote, settings) or subscription
+    return await session.run_sync(events.sync_subscription, remote, settings) or subscription
 
 
 async def resume(
@@ -129,7 +129,7 @@ async def resume(
     if not subscription.cancel_at_period_end:
         raise NotCanceled()
     remote = await provider.set_cancel_at_period_end(subscription.provider_subscription_id, False)
-    return await events.sync_subscription(session, remote, settings) or subscription
+    return await session.run_sync(events.sync_subscription, remote, settings) or subscription
 
 
 async def change(
@@ -151,7 +151,7 @@ async def change(
     remote = await provider.change_price(
         subscription.provider_subscription_id, offer.price_id, prorate=upgrade
     )
-    return await events.sync_subscription(session, remote, settings) or subscription
+    return await session.run_sync(events.sync_subscription, remote, settings) or subscription
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,17 @@ class StripeProvider:
         )
         return str(portal.url)
 
+    async def invoice_payments(
+        self, *, invoice: str | None = None, payment_intent: str | None = None
+    ) -> list[dict[str, Any]]:
+        params: Any = {"limit": 10}
+        if invoice:
+            params["invoice"] = invoice
+        if payment_intent:
+            params["payment"] = {"type": "payment_intent", "payment_intent": payment_intent}
+        found = await _call(self.client.v1.invoice_payments.list_async(params))
+        return [payment.to_dict() for payment in found.data]
+
 
 async def _call(pending: Any) -> Any:
     """Await a Stripe call; its failures become errors the API can answer with."""

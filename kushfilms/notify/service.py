@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kushfilms.db import after_commit
 from kushfilms.models import Plan, Subscription, SubscriptionStatus, User
@@ -23,9 +24,7 @@ SEND_EMAIL = "send_email"
 REMIND_BEFORE = timedelta(days=3)
 
 
-async def queue_email(
-    session: AsyncSession, kind: EmailKind | str, to: User, **context: Any
-) -> None:
+def queue_email_in(session: Session, /, kind: EmailKind | str, to: User, **context: Any) -> None:
     """Send ``to`` an email of this kind once the session's transaction commits.
 
     The job renders it at send time with the user's name and address as they are
@@ -36,9 +35,16 @@ async def queue_email(
     values = email_context(kind, context)
     jobs = jobs_of(session)
     if to.id is None:  # a user added in this transaction and not flushed yet
-        await session.flush()
+        session.flush()
     args = (kind.value, str(to.id), values, new_message_id(jobs.settings.mail_from))
     after_commit(session, lambda: _send(jobs, args))
+
+
+async def queue_email(
+    session: AsyncSession, kind: EmailKind | str, to: User, **context: Any
+) -> None:
+    """:func:`queue_email_in`, for a request's or job's async session."""
+    await session.run_sync(queue_email_in, kind, to, **context)
 
 
 def email_context(kind: EmailKind, context: dict[str, Any]) -> dict[str, Any]:

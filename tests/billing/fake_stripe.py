@@ -151,6 +151,11 @@ class FakeStripe:
                 methods=["POST"],
             ),
             Route(
+                "/v1/invoice_payments",
+                self._endpoint(self._list_invoice_payments),
+                methods=["GET"],
+            ),
+            Route(
                 "/v1/billing_portal/sessions",
                 self._endpoint(self._create_portal),
                 methods=["POST"],
@@ -316,6 +321,27 @@ class FakeStripe:
         }
 
     # --- what happens at Stripe --------------------------------------------------------
+    def _list_invoice_payments(self, _: Request, params: Object) -> Object:
+        """An invoice's payments, or a payment intent's, as Stripe lists them (the
+        invoice itself names none unless its ``payments`` are expanded)."""
+        invoice = params.get("invoice")
+        payment = params.get("payment") or {}
+        if not invoice and not payment:
+            raise Refusal(400, "Filter by invoice or payment.", param="invoice")
+        if payment and payment.get("type") != "payment_intent":
+            raise Refusal(400, "Invalid payment[type]", param="payment[type]")
+        found = [
+            record
+            for record in self.objects.values()
+            if record["object"] == "invoice_payment"
+            and (not invoice or record["invoice"] == invoice)
+            and (
+                not payment
+                or record["payment"].get("payment_intent") == payment.get("payment_intent")
+            )
+        ]
+        return {"object": "list", "url": "/v1/invoice_payments", "data": found, "has_more": False}
+
     def complete_checkout(self, session_id: str) -> list[Object]:
         """The customer pays: the subscription starts with its first invoice paid."""
         with self._lock:
@@ -371,7 +397,7 @@ class FakeStripe:
             invoice = self._find("invoice", invoice_id)
             if invoice["status"] != "open":
                 raise ValueError(f"{invoice_id} is {invoice['status']}")
-            payment = invoice["payments"]["data"][0]
+            payment = self._payment_of(invoice_id)
             self._charge(
                 invoice["customer"], invoice["amount_due"], payment["payment"]["payment_intent"]
             )
@@ -423,8 +449,7 @@ class FakeStripe:
 
     def charge_of(self, invoice_id: str) -> str:
         """The charge that paid an invoice."""
-        invoice = self._find("invoice", invoice_id)
-        intent = invoice["payments"]["data"][0]["payment"]["payment_intent"]
+        intent = self._payment_of(invoice_id)["payment"]["payment_intent"]
         return next(
             found["id"]
             for found in self.objects.values()
@@ -451,6 +476,14 @@ class FakeStripe:
         return f"t={moment},v1={digest}"
 
     # --- records -----------------------------------------------------------------------
+    def _payment_of(self, invoice_id: str) -> Object:
+        self._find("invoice", invoice_id)
+        return next(
+            found
+            for found in self.objects.values()
+            if found["object"] == "invoice_payment" and found["invoice"] == invoice_id
+        )
+
     def _keep(self, found: Object) -> Object:
         self.objects[found["id"]] = found
         return found
@@ -534,17 +567,19 @@ class FakeStripe:
         invoice_id, intent = new_id("in"), new_id("pi")
         if paid:
             self._charge(subscription["customer"], amount, intent)
-        payment = {
-            "id": new_id("inpay"),
-            "object": "invoice_payment",
-            "amount_paid": amount if paid else None,
-            "amount_requested": amount,
-            "currency": self.currency,
-            "invoice": invoice_id,
-            "is_default": True,
-            "status": "paid" if paid else "open",
-            "payment": {"type": "payment_intent", "payment_intent": intent},
-        }
+        self._keep(
+            {
+                "id": new_id("inpay"),
+                "object": "invoice_payment",
+                "amount_paid": amount if paid else None,
+                "amount_requested": amount,
+                "currency": self.currency,
+                "invoice": invoice_id,
+                "is_default": True,
+                "status": "paid" if paid else "open",
+                "payment": {"type": "payment_intent", "payment_intent": intent},
+            }
+        )
         return self._keep(
             {
                 "id": invoice_id,
@@ -575,7 +610,6 @@ class FakeStripe:
                     },
                 },
                 "lines": {"object": "list", "data": [self._line(item, amount)], "has_more": False},
-                "payments": {"object": "list", "data": [payment], "has_more": False},
                 "livemode": False,
             }
         )

@@ -114,11 +114,19 @@ async def test_a_refunded_charge_shows_as_refunded(
     [paid] = [event for event in stripe.fake.events if event["type"] == "invoice.paid"]
     events = stripe.fake.refund(stripe.fake.charge_of(paid["data"]["object"]["id"]))
     assert kinds(events) == ["charge.refunded"]
+    # As Stripe sends them now: the invoice names no payment, the charge no invoice.
+    assert "payments" not in paid["data"]["object"]
+    assert "invoice" not in events[0]["data"]["object"]
 
     await stripe.deliver_all(events)
 
     [payment] = (await stripe.payments(viewer))["items"]
     assert (payment["status"], payment["amount"]) == ("REFUNDED", 299)
+    asked = stripe.fake.calls_to("GET", "/v1/invoice_payments")
+    assert [call.params.get("payment") for call in asked][-1] == {
+        "type": "payment_intent",
+        "payment_intent": events[0]["data"]["object"]["payment_intent"],
+    }
 
 
 async def test_a_deleted_subscription_ends_the_plan(
