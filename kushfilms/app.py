@@ -86,21 +86,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     bind_jobs(db, app.state.jobs)  # so services can queue jobs (emails) from a session
 
     install_error_handlers(app, page_errors=page_errors)
+    # Routes are tried in order, every one until a match, for every request: the
+    # busiest first (media files, playback and progress, the catalogue, Stripe's
+    # webhook in its bursts), the administrators' next, the pages last.
     for router in (
-        health,
-        accounts.router,
-        accounts.admin_router,
-        catalog.router,
-        catalog.admin_router,
-        upload_routes.router,
-        media.router,
-        media.admin_router,
         media.files_router,
+        media.router,
+        catalog.router,
         billing.router,
+        accounts.router,
+        upload_routes.router,
+        health,
+        accounts.admin_router,
+        catalog.admin_router,
+        media.admin_router,
         billing_admin.router,
     ):
         app.include_router(router)
-    install_pages(app, settings)  # after the API: its routes are tried first, on every call
+    install_pages(app, settings)
 
     app.state.cache = ResponseCache(
         seconds=settings.cache_seconds, generation=catalog.CATALOG_GENERATION
