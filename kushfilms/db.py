@@ -74,12 +74,15 @@ def _run_after_commit(session: Session, transaction: SessionTransaction) -> None
             callback()
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, writes: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         # Each SQLite connection keeps its own page cache (2 MiB) and thread;
-        # beyond a few, more connections cost memory and buy no speed.
-        size = max(1, min(pool_size, 4))
-        engine = create_async_engine(url, pool_size=size, max_overflow=size)
+        # beyond a few, more connections cost memory and buy no speed. SQLite
+        # takes one writer at a time: writers wait for the one connection here,
+        # woken as soon as it is free, rather than in SQLite's busy handler,
+        # which sleeps up to 100 ms between tries.
+        size = 1 if writes else max(1, min(pool_size, 4))
+        engine = create_async_engine(url, pool_size=size, max_overflow=0 if writes else size)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -133,17 +136,19 @@ class SqliteWrites:
         self._sessions = sessions
         self._queue: SimpleQueue[_Write[Any] | None] = SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="kf-sqlite-writes", daemon=True)
-        self._thread.start()
 
     async def run(self, work: Callable[[Session], T]) -> T:
+        if self._thread.ident is None:  # started on first use: most jobs never write so
+            self._thread.start()
         done: Future[T] = Future()
         self._queue.put(_Write(work, done))
         return await asyncio.wrap_future(done)
 
     def close(self) -> None:
         """Finish the work queued so far, then stop the thread."""
-        self._queue.put(None)
-        self._thread.join()
+        if self._thread.ident is not None:
+            self._queue.put(None)
+            self._thread.join()
 
     def _serve(self) -> None:
         while (first := self._queue.get()) is not None:
@@ -214,7 +219,7 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         size = settings.database_pool_size
-        self.primary = create_engine(settings.database_url, pool_size=size)
+        self.primary = create_engine(settings.database_url, pool_size=size, writes=True)
         self.primary_reads = create_engine(settings.database_url, pool_size=size)
         if settings.database_read_url:
             self.replica = create_engine(settings.database_read_url, pool_size=size)
