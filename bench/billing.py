@@ -30,11 +30,6 @@ this process, each load --seconds after a second of warm-up:
 
     python bench/billing.py [--viewers 500] [--seconds 5] [--connections 16]
                             [--playback-connections 4] [--json PATH]
-
-Signed-in playback stays under 8 at once: one process's SQLite pool holds 8
-connections and each such request holds a read connection while it waits for
-a write one (its stream session), so 8 at once wait on each other until the
-pool's 30 s timeout.
 """
 
 import argparse
