@@ -31,6 +31,7 @@ async def _page_viewer(request: Request, session: ReadSession) -> User | None:
     if sessions.needs_touch(web_session):
         async with transaction(database(request).writer) as writer:
             await sessions.touch(writer, web_session.id)
+    request.state.viewer = user  # for the error page, should this request end in one
     return user
 
 

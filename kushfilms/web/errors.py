@@ -38,7 +38,7 @@ def error_page(request: Request, pages: Pages, status: int, code: str, message: 
     return pages.render(
         request,
         "error.html",
-        viewer=None,
+        viewer=getattr(request.state, "viewer", None),  # when the page had found who it is
         status_code=status,
         status=status,
         title=TITLES.get(status, "That did not work"),

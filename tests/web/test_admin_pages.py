@@ -105,6 +105,8 @@ async def test_viewers_are_refused_every_admin_page(
         assert page.status_code == 403
         assert page.headers["content-type"].startswith("text/html")
         assert "This page is for administrators." in page.text
+        assert 'href="/login"' not in page.text  # still signed in, and shown so
+        assert ">Sign out</button>" in page.text
     assert deleting.status_code == 403
     assert await movie_of(client, admin, movie["id"]) is not None
     assert 'href="/admin"' not in (await client.get("/account")).text
