@@ -187,14 +187,11 @@ class SqliteWrites:
         with self._sessions() as session:
             try:
                 result = work(session)
-            except KushError as error:
-                if error.commits:
+            except BaseException as error:
+                if _keeps_work(error):
                     session.commit()
                 else:
                     session.rollback()
-                raise
-            except BaseException:
-                session.rollback()
                 raise
             session.commit()
             return result
@@ -234,11 +231,13 @@ class Database:
         # module: one thread, as SQLite has one writer at a time anyway.
         url = settings.database_url
         self._plain = _plain_sqlite_engine(url) if url.startswith("sqlite") else None
-        self.plain_writer = sessionmaker(
-            self._plain.execution_options(**{_WRITE_OPTION: True}) if self._plain else None,
-            expire_on_commit=False,
-        )
-        self._writes = SqliteWrites(self.plain_writer) if self._plain else None
+        self.plain_writer: sessionmaker[Session] | None = None
+        self._writes: SqliteWrites | None = None
+        if self._plain is not None:
+            self.plain_writer = sessionmaker(
+                self._plain.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
+            )
+            self._writes = SqliteWrites(self.plain_writer)
 
     async def run_write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in a write transaction on a plain (sync) session: committed
@@ -275,16 +274,19 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     async with factory() as session:
         try:
             yield session
-        except KushError as error:
-            if error.commits:
+        except BaseException as error:
+            if _keeps_work(error):
                 await session.commit()
             else:
                 await session.rollback()
             raise
-        except BaseException:
-            await session.rollback()
-            raise
         await session.commit()
+
+
+def _keeps_work(error: BaseException) -> bool:
+    """Whether a transaction ended by ``error`` is committed all the same (an
+    expected failure whose work must stand, such as a rejected token's revocation)."""
+    return isinstance(error, KushError) and error.commits
 
 
 def database(request: Request) -> Database:

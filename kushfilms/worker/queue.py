@@ -125,7 +125,8 @@ def enqueue(session: AsyncSession, jobs: Jobs, name: str, *args: Any) -> None:
 def bind_jobs(db: Database, jobs: Jobs) -> None:
     """Make ``jobs`` the queue of every write session ``db`` opens from now on."""
     db.writer.configure(info={_JOBS: jobs})
-    db.plain_writer.configure(info={_JOBS: jobs})
+    if db.plain_writer is not None:  # run_write's sessions, on SQLite
+        db.plain_writer.configure(info={_JOBS: jobs})
 
 
 def jobs_of(session: AsyncSession | Session) -> Jobs:
