@@ -1,12 +1,13 @@
 """The ``kushfilms`` command."""
 
 import asyncio
+import os
 import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, TypeVar
 
 import typer
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms import demo
 from kushfilms.accounts import service as accounts
+from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.accounts.schemas import normalize_email
 from kushfilms.config import Settings
 from kushfilms.db import Database, transaction
@@ -26,9 +28,9 @@ from kushfilms.kit.process import die_with_parent
 from kushfilms.logs import configure_logging
 from kushfilms.media import gc
 from kushfilms.media.storage import open_storage
-from kushfilms.media.tasks import transcode
-from kushfilms.worker.queue import Jobs
+from kushfilms.worker.queue import Jobs, bind_jobs
 from kushfilms.worker.runner import all_jobs, run_worker
+from kushfilms.worker.supervisor import Supervisor
 
 app = typer.Typer(
     help="Kush Films: a self-hostable video streaming platform.",
@@ -68,6 +70,7 @@ def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[
 
     async def run() -> T:
         db = Database(settings)
+        bind_jobs(db, Jobs(settings, all_jobs()))  # jobs it queues are sent after commit
         try:
             async with transaction(db.writer) as session:
                 return await work(session)
@@ -89,9 +92,20 @@ def serve(
         int | None, typer.Option(help="Worker processes [KF_WORKERS]", min=1)
     ] = None,
 ) -> None:
-    """Serve the platform over HTTP (and, unless KF_WORKER_IN_SERVE=false, run a worker)."""
+    """Serve the platform over HTTP (and, unless KF_WORKER_IN_SERVE=false, run a worker,
+    started again whenever it dies).
+
+    On SIGTERM or Ctrl-C the server stops taking connections, gives the requests
+    under way up to KF_SHUTDOWN_DRAIN_SECONDS to finish, then stops the worker.
+    """
     settings = load_settings()
-    worker = start_worker_process() if settings.worker_in_serve else None
+    configure_logging(settings.log_level)
+    supervisor = Supervisor(worker_command()) if settings.worker_in_serve else None
+    if supervisor is not None:
+        supervisor.start()
+    # uvicorn raises SIGTERM again once it has drained; as an exception here it
+    # lets the worker be stopped before the process ends.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run(
             "kushfilms.app:create_app",
@@ -103,10 +117,20 @@ def serve(
             forwarded_allow_ips=settings.forwarded_allow_ips,
             log_level=settings.log_level,
             server_header=False,
+            timeout_graceful_shutdown=settings.shutdown_drain_seconds,
         )
     finally:
-        if worker is not None:
-            stop_worker_process(worker)
+        if supervisor is not None:
+            supervisor.stop()
+
+
+def worker_command() -> list[str]:
+    """The `kushfilms worker` that `serve` runs beside itself, dying with it."""
+    return [sys.executable, "-m", "kushfilms", "worker", "--supervised-by", str(os.getpid())]
+
+
+def _exit_on_signal(number: int, _: FrameType | None) -> None:
+    raise SystemExit(128 + number)
 
 
 @app.command("worker")
@@ -114,26 +138,18 @@ def run_jobs(
     threads: Annotated[
         int | None, typer.Option(help="Jobs run at once [KF_WORKER_THREADS]", min=1)
     ] = None,
+    supervised_by: Annotated[
+        int | None, typer.Option(hidden=True, help="Die with this process (serve's worker)")
+    ] = None,
 ) -> None:
     """Run background jobs (transcoding, deletions, emails, renewals); run as many as you like."""
+    if supervised_by is not None:
+        die_with_parent()
+        if os.getppid() != supervised_by:  # it died before this process could ask
+            raise typer.Exit(1)
     settings = load_settings()
     configure_logging(settings.log_level)
     run_worker(settings, threads=threads or settings.worker_threads)
-
-
-def start_worker_process() -> subprocess.Popen[bytes]:
-    """A `kushfilms worker` beside the server, which dies with it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "kushfilms", "worker"], preexec_fn=die_with_parent
-    )
-
-
-def stop_worker_process(worker: subprocess.Popen[bytes]) -> None:
-    worker.send_signal(signal.SIGINT)  # huey finishes the running job's step and stops
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        worker.kill()
 
 
 @app.command()
@@ -168,7 +184,13 @@ def create_admin(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def work(session: AsyncSession) -> bool:
-        _, created = await accounts.ensure_admin(session, email=email, password=password, name=name)
+        _, created = await accounts.ensure_admin(
+            session,
+            email=email,
+            password=password,
+            name=name,
+            hasher=PasswordHasher.from_settings(settings),
+        )
         return created
 
     created = in_transaction(settings, work)
@@ -183,39 +205,47 @@ def seed_demo(
     ] = None,
 ) -> None:
     """Create a demo admin (if there is no admin) and a demo catalogue of playable films
-    (if the catalogue is empty)."""
+    (if the catalogue is empty); safe beside a running server."""
     settings = load_settings()
-    storage = open_storage(settings)
-    jobs = Jobs(settings, all_jobs())
-    with tempfile.TemporaryDirectory(prefix="kushfilms-demo-") as clips:
 
-        async def seed(session: AsyncSession) -> demo.DemoOutcome:
-            return await demo.seed(
-                session,
-                settings=settings,
-                storage=storage,
-                jobs=jobs,
-                clips=Path(clips),
-                seconds=seconds,
-            )
+    async def claim(session: AsyncSession) -> demo.Claimed:
+        return await demo.claim(session, settings=settings)
 
-        outcome = in_transaction(settings, seed)
-    if outcome.admin_password:
+    claimed = in_transaction(settings, claim)
+    if claimed.admin_password:
         typer.secho("Demo administrator created; this password is shown only once:", bold=True)
-        typer.echo(f"  email:    {outcome.admin_email}")
-        typer.echo(f"  password: {outcome.admin_password}")
-    if not outcome.movies:
-        if not outcome.admin_password:
+        typer.echo(f"  email:    {claimed.admin_email}")
+        typer.echo(f"  password: {claimed.admin_password}")
+    if not claimed.movies:
+        if not claimed.admin_password:
             typer.echo("Nothing to do: there is an administrator and a catalogue already.")
         return
-    for number, video_id in enumerate(outcome.videos, start=1):
-        typer.echo(f"Transcoding demo film {number} of {len(outcome.videos)}...")
-        transcode(jobs, str(video_id))
-
-    async def publish(session: AsyncSession) -> int:
-        return await demo.publish_ready(session, outcome.movies)
-
-    typer.echo(f"Added {in_transaction(settings, publish)} playable demo films.")
+    with tempfile.TemporaryDirectory(prefix="kushfilms-demo-") as clips:
+        making = demo.make_films(
+            claimed,
+            jobs=Jobs(settings, all_jobs()),
+            storage=open_storage(settings),
+            clips=Path(clips),
+            seconds=seconds,
+            report=typer.echo,
+        )
+        try:
+            made = asyncio.run(making)
+        except KushError as error:
+            typer.secho(error.detail, fg="red", err=True)
+            raise typer.Exit(1) from error
+    if made.failed:
+        typer.secho(f"Not published (see above): {', '.join(made.failed)}", fg="red", err=True)
+    if made.unfinished:
+        typer.secho(
+            f"Still transcoding, publish them from the admin pages once ready: "
+            f"{', '.join(made.unfinished)}",
+            fg="yellow",
+            err=True,
+        )
+    typer.echo(f"Added {len(made.published)} playable demo films.")
+    if not made.published:
+        raise typer.Exit(1)
 
 
 media_app = typer.Typer(help="Media housekeeping.", no_args_is_help=True)

@@ -14,10 +14,11 @@ Three kinds of session:
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from queue import SimpleQueue
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -74,7 +75,14 @@ def _run_after_commit(session: Session, transaction: SessionTransaction) -> None
             callback()
 
 
-def create_engine(url: str, *, pool_size: int = 10, writes: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    writes: bool = False,
+    connect_timeout: float = 5.0,
+    statement_timeout: float | None = None,
+) -> AsyncEngine:
     if url.startswith("sqlite"):
         # Each SQLite connection keeps its own page cache (2 MiB) and thread;
         # beyond a few, more connections cost memory and buy no speed. SQLite
@@ -85,7 +93,17 @@ def create_engine(url: str, *, pool_size: int = 10, writes: bool = False) -> Asy
         engine = create_async_engine(url, pool_size=size, max_overflow=0 if writes else size)
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # A database that is down or out of reach fails a request in seconds (answered
+    # 503, see errors.is_database_unavailable) instead of holding it: a bounded
+    # connect, a bounded wait for a pooled connection, a bounded statement.
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=2 * connect_timeout,
+        connect_args={"timeout": connect_timeout, "command_timeout": statement_timeout},
+    )
 
 
 def _plain_sqlite_engine(url: str) -> Engine:
@@ -216,10 +234,16 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         size = settings.database_pool_size
-        self.primary = create_engine(settings.database_url, pool_size=size, writes=True)
-        self.primary_reads = create_engine(settings.database_url, pool_size=size)
+        engine_for = partial(
+            create_engine,
+            pool_size=size,
+            connect_timeout=settings.database_connect_timeout_seconds,
+            statement_timeout=settings.database_statement_timeout_seconds,
+        )
+        self.primary = engine_for(settings.database_url, writes=True)
+        self.primary_reads = engine_for(settings.database_url)
         if settings.database_read_url:
-            self.replica = create_engine(settings.database_read_url, pool_size=size)
+            self.replica = engine_for(settings.database_read_url)
         else:
             self.replica = self.primary_reads
         self.writer = async_sessionmaker(
@@ -238,6 +262,9 @@ class Database:
                 self._plain.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
             )
             self._writes = SqliteWrites(self.plain_writer)
+        # Work that must use the database once more before it closes (the outbox
+        # relay deleting the rows of jobs it sent).
+        self.before_dispose: list[Callable[[], Awaitable[None]]] = []
 
     async def run_write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in a write transaction on a plain (sync) session: committed
@@ -258,6 +285,11 @@ class Database:
         return await self._writes.run(work)
 
     async def dispose(self) -> None:
+        for work in self.before_dispose:
+            try:
+                await work()
+            except Exception:
+                log.exception("work before closing the database failed")
         if self._writes is not None:
             await asyncio.to_thread(self._writes.close)
         if self._plain is not None:

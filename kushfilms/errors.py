@@ -1,13 +1,15 @@
 """Errors are values with a status, rendered as ``{"error": {"code", "message"}}``."""
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
+import asyncpg  # type: ignore[import-untyped]  # asyncpg has no types
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,59 @@ class RateLimited(KushError):
 
     def __init__(self, message: str | None = None, *, retry_after: int) -> None:
         super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class ServiceUnavailable(KushError):
+    """A service the request needs (the database) does not answer; try again shortly."""
+
+    status = 503
+    code = "service_unavailable"
+    message = "The service is briefly unavailable; please try again in a moment."
+    retry_after = 5  # seconds: a database restart or failover usually takes about this
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(self.retry_after)})
+
+
+# What a database that is down, restarting or out of reach raises, directly or
+# as the cause of SQLAlchemy's error. Errors of a query itself (a constraint, a
+# syntax error) are not among them: they stay 500s or their domain's 4xx.
+_UNAVAILABLE = (
+    ConnectionError,  # refused, reset: nothing listens, or it went away
+    TimeoutError,  # a connect or statement timeout (asyncio's is the same class)
+    sa.TimeoutError,  # no pooled connection came free in time
+    sa.OperationalError,  # the driver's "cannot operate": SQLite locked or unreadable, …
+    sa.InterfaceError,
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.exceptions.OperatorInterventionError,  # 57: shutting down, starting up
+    asyncpg.exceptions.InsufficientResourcesError,  # 53: too many connections, disk full
+    asyncpg.InterfaceError,  # the connection closed under the driver
+)
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached now, rather than that
+    the request was wrong or the code is: answered 503 with Retry-After, not 500."""
+    for link in _causes(error):
+        if isinstance(link, sa.DBAPIError) and link.connection_invalidated:
+            return True
+        if isinstance(link, _UNAVAILABLE):
+            return True
+    return False
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error, the driver's error it wraps, and what caused each, in turn."""
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        orig = link.orig if isinstance(link, sa.DBAPIError) else None
+        if isinstance(orig, BaseException) and id(orig) not in seen:
+            seen.add(id(orig))
+            yield orig
+        link = link.__cause__
 
 
 class ErrorDetail(BaseModel):
@@ -204,6 +259,18 @@ def install_error_handlers(app: FastAPI, page_errors: PageErrorRenderer | None =
         )
         return respond(request, json, code, message)
 
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        if not is_database_unavailable(exc):
+            raise exc  # a 500, answered by on_unexpected
+        log.warning(
+            "database unavailable on %s %s: %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+            exc,
+        )
+        return await on_kush_error(request, ServiceUnavailable())
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         message = "Something went wrong on our side."
@@ -214,4 +281,9 @@ def install_error_handlers(app: FastAPI, page_errors: PageErrorRenderer | None =
     app.add_exception_handler(KushError, on_kush_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
+    # Registered by class, so that they are answered inside the app like a KushError
+    # (a 503 on a connection kept open), not by the last-resort handler, after
+    # which the server closes the connection.
+    for kind in (sa.SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(kind, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)

@@ -1,7 +1,18 @@
-"""Liveness and readiness probes for load balancers and orchestrators."""
+"""Liveness and readiness probes for load balancers and orchestrators.
+
+Readiness checks the database (and its replica, and Redis, when configured) and
+whether a job worker is alive: one whose heartbeat was seen lately. When this
+server runs its own worker (KF_WORKER_IN_SERVE, the default), a dead one makes
+it not ready: uploads would never be transcoded nor emails sent, and its
+supervisor is restarting it. When the workers run elsewhere, their absence is
+reported in the checks but does not fail readiness: a load balancer would
+otherwise take every web node out of service and the site down for viewers,
+for a fault that web nodes cannot mend (alert on the check instead).
+"""
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,9 +22,11 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kushfilms.config import Settings
 from kushfilms.db import Database
 from kushfilms.errors import error_responses
 from kushfilms.kit.clock import utcnow
+from kushfilms.worker import heartbeat
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -39,18 +52,21 @@ async def health() -> Liveness:
     "/health/ready",
     response_model=Readiness,
     responses=error_responses(503),
-    summary="The database (and Redis, when configured) answer",
+    summary="The database (and Redis, when configured) answer, and a job worker is alive"
+    " (required when this server runs its own)",
 )
 async def ready(request: Request) -> JSONResponse:
     db: Database = request.app.state.db
-    checks = {"database": _check_database(db.primary)}
+    checks = {"database": _check_database(db.primary), "worker": _check_worker(db)}
     if db.replica is not db.primary_reads:
         checks["database_replica"] = _check_database(db.replica)
     redis: Redis | None = request.app.state.redis
     if redis is not None:
         checks["redis"] = _check_redis(redis)
     results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
-    failed = {name: outcome for name, outcome in results.items() if outcome != "ok"}
+    settings: Settings = request.app.state.settings
+    required = [name for name in results if name != "worker" or settings.worker_in_serve]
+    failed = {name: results[name] for name in required if results[name] != "ok"}
     if not failed:
         return JSONResponse({"status": "ready", "checks": results})
     message = "; ".join(f"{name}: {outcome}" for name, outcome in failed.items())
@@ -70,6 +86,18 @@ async def _check_database(engine: AsyncEngine) -> str:
     return await _outcome(probe())
 
 
+async def _check_worker(db: Database) -> str:
+    async def probe() -> str:
+        async with db.reader() as session:
+            live = await heartbeat.live_workers(session, now=utcnow())
+        if live:
+            return "ok"
+        seconds = heartbeat.LIVENESS_WINDOW.total_seconds()
+        return f"no job worker seen in the last {seconds:g} s"
+
+    return await _outcome(probe())
+
+
 async def _check_redis(redis: Redis) -> str:
     async def probe() -> None:
         await redis.ping()
@@ -77,12 +105,13 @@ async def _check_redis(redis: Redis) -> str:
     return await _outcome(probe())
 
 
-async def _outcome(probe: Any) -> str:
+async def _outcome(probe: Awaitable[str | None]) -> str:
+    """``ok``, or what went wrong: the probe's own word, a timeout or an error."""
     try:
-        await asyncio.wait_for(probe, CHECK_TIMEOUT)
+        outcome = await asyncio.wait_for(probe, CHECK_TIMEOUT)
     except TimeoutError:
         return f"no answer within {CHECK_TIMEOUT:g} s"
     except Exception as error:
         log.warning("readiness check failed", exc_info=error)
         return f"error: {type(error).__name__}"
-    return "ok"
+    return outcome or "ok"

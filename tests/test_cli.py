@@ -6,9 +6,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
+import psutil
 import pytest
 from typer.testing import CliRunner
 
@@ -151,3 +155,164 @@ def test_make_run_serves_a_playable_demo(tmp_path: Path) -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
+
+
+class Serving:
+    """`kushfilms serve` as an operator runs it, on a fresh embedded install of its own."""
+
+    def __init__(self, tmp_path: Path, **settings: str) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("KF_")}
+        self.env.update({"KF_DATA_DIR": str(tmp_path), "KF_LOG_LEVEL": "warning", **settings})
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        subprocess.run([KUSHFILMS, "migrate"], env=self.env, check=True, capture_output=True)
+
+    def run(self, *command: str) -> None:
+        subprocess.run([KUSHFILMS, *command], env=self.env, check=True, capture_output=True)
+
+    def start(self) -> subprocess.Popen[bytes]:
+        self.process = subprocess.Popen(
+            [KUSHFILMS, "serve", "--port", str(self.port)],
+            env=self.env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{self.base}/health", timeout=1)
+                return self.process
+            except httpx.TransportError:
+                assert self.process.poll() is None, "serve exited"
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def sign_in(self) -> dict[str, str]:
+        self.run("create-admin", "--email", "ops@example.com", "--password", PASSWORD)
+        login = httpx.post(
+            f"{self.base}/api/auth/login",
+            json={"email": "ops@example.com", "password": PASSWORD},
+        )
+        return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+    def readiness_until(self, status: int) -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while True:
+            response = httpx.get(f"{self.base}/health/ready", timeout=5)
+            if response.status_code == status:
+                return dict(response.json())
+            assert time.monotonic() < deadline, response.json()
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def serving(tmp_path: Path) -> Iterator[Any]:
+    made: list[Serving] = []
+
+    def make(**settings: str) -> Serving:
+        made.append(Serving(tmp_path, **settings))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.stop()
+
+
+def _workers_of(server: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    return [
+        child
+        for child in psutil.Process(server.pid).children()
+        if "worker" in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE
+    ]
+
+
+def test_serve_starts_its_worker_again_when_it_is_killed(serving: Any) -> None:
+    server = serving()
+    process = server.start()
+    ready = server.readiness_until(200)
+    (first,) = _workers_of(process)
+
+    first.kill()
+    meanwhile = server.readiness_until(503)
+    back = server.readiness_until(200)
+    (second,) = _workers_of(process)
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=60)
+
+    assert ready["checks"]["worker"] == back["checks"]["worker"] == "ok"
+    assert meanwhile["checks"]["worker"].startswith("no job worker seen")
+    assert second.pid != first.pid
+    assert not second.is_running(), "the worker stops with the server"
+
+
+DRAIN_SECONDS = 6
+BODY_TIMEOUT_SECONDS = 2
+
+
+def test_a_stalled_upload_holds_no_restart_and_resumes_after_it(
+    serving: Any, tmp_path: Path
+) -> None:
+    server = serving(
+        KF_WORKER_IN_SERVE="false",
+        KF_SHUTDOWN_DRAIN_SECONDS=str(DRAIN_SECONDS),
+        KF_BODY_READ_TIMEOUT_SECONDS=str(BODY_TIMEOUT_SECONDS),
+    )
+    process = server.start()
+    signed_in = server.sign_in()
+    data = os.urandom(300_000)
+    sent = 120_000
+    tus = {**signed_in, "Tus-Resumable": "1.0.0"}
+    created = httpx.post(
+        f"{server.base}/api/admin/uploads", headers={**tus, "Upload-Length": str(len(data))}
+    )
+    path = urlsplit(created.headers["Location"]).path
+    staged = tmp_path / "uploads" / path.rsplit("/", 1)[-1]
+
+    # A client that sends the headers and part of the body, then nothing more.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=DRAIN_SECONDS + 30) as sock:
+        head = "".join(
+            f"{name}: {value}\r\n"
+            for name, value in {
+                **tus,
+                "Host": "kushfilms.test",
+                "Content-Type": "application/offset+octet-stream",
+                "Content-Length": str(len(data)),
+                "Upload-Offset": "0",
+            }.items()
+        )
+        sock.sendall(f"PATCH {path} HTTP/1.1\r\n{head}\r\n".encode() + data[:sent])
+        deadline = time.monotonic() + 10
+        while not staged.exists():  # the request has reached the upload
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=DRAIN_SECONDS + 10)  # raises if the stalled upload holds it
+        answer = sock.recv(65536)
+
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert b'"code":"request_timeout"' in answer
+    server.start()
+    offset = httpx.head(f"{server.base}{path}", headers=tus)
+    assert offset.headers["Upload-Offset"] == str(sent)
+    rest = httpx.patch(
+        f"{server.base}{path}",
+        headers={
+            **tus,
+            "Content-Type": "application/offset+octet-stream",
+            "Upload-Offset": str(sent),
+        },
+        content=data[sent:],
+    )
+    assert rest.status_code == 204, rest.text
+    assert rest.headers["Upload-Offset"] == str(len(data))
+    assert staged.read_bytes() == data

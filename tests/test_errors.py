@@ -2,12 +2,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from kushfilms.catalog import service
 from kushfilms.db import transaction
-from kushfilms.errors import Conflict
+from kushfilms.errors import Conflict, is_database_unavailable
 from tests.conftest import PASSWORD, Backend
 
 
@@ -91,6 +93,23 @@ async def test_bodies_over_the_limit_without_a_length_are_refused(
 
 
 async def test_an_unexpected_failure_is_a_500_without_a_trace(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(service, "list_movies", broken)
+
+    response = await client.get("/api/movies?page=3")
+
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"code": "internal_error", "message": "Something went wrong on our side."}
+    }
+    assert "Traceback" not in response.text
+
+
+async def test_a_database_that_cannot_be_reached_is_a_503_to_retry(
     client_of_app: Any, tmp_path: Path
 ) -> None:
     broken = await client_of_app(
@@ -98,12 +117,52 @@ async def test_an_unexpected_failure_is_a_500_without_a_trace(
     )
 
     response = await broken.get("/api/movies")
+    page = await broken.get("/movies", headers={"Accept": "text/html"})
 
-    assert response.status_code == 500
-    assert response.json() == {
-        "error": {"code": "internal_error", "message": "Something went wrong on our side."}
-    }
-    assert "Traceback" not in response.text
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert int(response.headers["Retry-After"]) > 0
+    assert page.status_code == 503
+    assert "Back in a moment" in page.text
+    assert int(page.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("error", "unavailable"),
+    [
+        (ConnectionRefusedError(111, "refused"), True),
+        (TimeoutError(), True),
+        (sa.exc.TimeoutError("QueuePool limit reached"), True),
+        (sa.exc.OperationalError("SELECT 1", {}, Exception("server closed")), True),
+        (sa.exc.InterfaceError("SELECT 1", {}, Exception("connection is closed")), True),
+        (
+            sa.exc.DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True),
+            True,
+        ),
+        (sa.exc.DBAPIError("SELECT 1", {}, asyncpg.CannotConnectNowError("starting up")), True),
+        (sa.exc.DBAPIError("SELECT 1", {}, asyncpg.AdminShutdownError("terminating")), True),
+        (sa.exc.DBAPIError("SELECT 1", {}, asyncpg.TooManyConnectionsError("full")), True),
+        (sa.exc.IntegrityError("INSERT", {}, Exception("duplicate key")), False),
+        (sa.exc.ProgrammingError("SELEC", {}, Exception("syntax error")), False),
+        (sa.exc.DBAPIError("SELECT", {}, asyncpg.UniqueViolationError("duplicate")), False),
+        (FileNotFoundError("poster.jpg"), False),
+        (RuntimeError("a bug"), False),
+    ],
+)
+def test_which_errors_mean_the_database_is_unavailable(error: Exception, unavailable: bool) -> None:
+    assert is_database_unavailable(error) is unavailable
+
+
+def test_an_outage_is_recognised_behind_the_errors_it_caused() -> None:
+    try:
+        try:
+            raise ConnectionRefusedError(111, "refused")
+        except OSError as cause:
+            raise RuntimeError("could not load the page") from cause
+    except RuntimeError as error:
+        wrapped = error
+
+    assert is_database_unavailable(wrapped)
 
 
 class Recorded(Conflict):

@@ -1,8 +1,22 @@
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import Backend
+from kushfilms.app import create_app
+from kushfilms.cli import migrate_database
+from kushfilms.db import transaction
+from kushfilms.kit.clock import utcnow
+from kushfilms.models import WorkerProcess
+from kushfilms.worker import heartbeat
+from tests.conftest import Backend, app_of, make_settings
+from tests.outages import database_of_its_own
 
 
 async def test_liveness(client: httpx.AsyncClient) -> None:
@@ -12,13 +26,100 @@ async def test_liveness(client: httpx.AsyncClient) -> None:
     assert response.json()["status"] == "ok"
 
 
-async def test_readiness_checks_what_is_configured(client: httpx.AsyncClient, env: Backend) -> None:
+async def a_live_worker(session: AsyncSession) -> None:
+    """This test process, registered as a worker would register itself."""
+    await heartbeat.beat(session, heartbeat.this_process())
+    await session.commit()
+
+
+async def test_readiness_checks_what_is_configured(
+    client: httpx.AsyncClient, env: Backend, db_session: AsyncSession
+) -> None:
+    await a_live_worker(db_session)
+
     response = await client.get("/health/ready")
 
     assert response.status_code == 200
     checks = response.json()["checks"]
-    assert checks["database"] == "ok"
+    assert checks["database"] == checks["worker"] == "ok"
     assert ("redis" in checks) == bool(env.settings.redis_url)
+
+
+@asynccontextmanager
+async def _alone(
+    backend: str, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app on a database of its own, where no other test's worker beats."""
+    async with database_of_its_own(backend, tmp_path) as url:
+        settings = make_settings(tmp_path, database_url=url, **overrides)
+        await asyncio.to_thread(migrate_database, settings)
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                yield http
+
+
+@pytest.fixture
+async def lone_client(backend: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with _alone(backend, tmp_path) as http:
+        yield http
+
+
+async def test_workers_elsewhere_are_reported_but_do_not_take_the_web_node_out(
+    backend: str, tmp_path: Path
+) -> None:
+    """With KF_WORKER_IN_SERVE=false no worker of this server's own can be missing;
+    a load balancer must not drop every web node because the workers are down."""
+    async with _alone(backend, tmp_path, worker_in_serve=False) as http:
+        response = await http.get("/health/ready")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["worker"].startswith("no job worker seen")
+
+
+async def test_readiness_needs_a_live_worker(lone_client: httpx.AsyncClient) -> None:
+    here = heartbeat.this_machine()
+    now = utcnow()
+    async with transaction(app_of(lone_client).state.db.writer) as session:
+        session.add_all(
+            [
+                # Killed on this machine: its process is gone, its row stayed.
+                WorkerProcess(id="killed", host=here, pid=2**22 + 1, started_at=now, seen_at=now),
+                # Elsewhere, and silent for longer than the window.
+                WorkerProcess(
+                    id="silent",
+                    host="elsewhere",
+                    pid=1,
+                    started_at=now,
+                    seen_at=now - heartbeat.LIVENESS_WINDOW - timedelta(seconds=1),
+                ),
+            ]
+        )
+
+    response = await lone_client.get("/health/ready")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["worker"].startswith("no job worker seen")
+    assert "worker" in body["error"]["message"]
+
+
+async def test_a_worker_elsewhere_counts_while_it_beats(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    now = utcnow()
+    db_session.add(
+        WorkerProcess(id="remote", host="elsewhere", pid=2**22 + 1, started_at=now, seen_at=now)
+    )
+    await db_session.commit()
+
+    response = await client.get("/health/ready")
+
+    assert response.json()["checks"]["worker"] == "ok"
 
 
 async def test_readiness_names_a_failed_redis(client_of_app: Any) -> None:

@@ -10,6 +10,9 @@ them all for a while, as a CDN would:
 - An entry is dropped at once when this process changes the data it came from
   (its :class:`Generation` moves on). Changes made by other processes show
   once the entry ages out.
+- While the application answers 503 (its database is down), the last copy of
+  an answer is served instead, for up to ``outage_seconds`` after it was made
+  (stale-if-error): anonymous viewers keep browsing through an outage.
 - Concurrent misses for one URL make one request to the application.
 - Requests that carry credentials (an Authorization header, or a session
   cookie), and every method but GET, pass straight by.
@@ -44,6 +47,7 @@ class Entry:
     generation: int
     fresh_until: float
     stale_until: float
+    kept_until: float  # served in place of a 503 until then
     headers: list[tuple[bytes, bytes]]
     body: bytes
     etag: bytes
@@ -58,17 +62,29 @@ class ResponseCache:
     # Background refreshes at once; more would compete with viewers for the
     # database. A stale entry not refreshed now is refreshed by a later hit.
     max_refreshes: int = 2
+    # How long an answer stays to stand in for the application while it is down.
+    outage_seconds: float = 600.0
     entries: OrderedDict[bytes, Entry] = field(default_factory=OrderedDict)
 
     def get(self, key: bytes, now: float) -> Entry | None:
         """A servable entry (fresh or stale), or None."""
+        entry = self._kept(key, now)
+        if entry is None or entry.stale_until <= now:
+            return None
+        self.entries.move_to_end(key)
+        return entry
+
+    def fallback(self, key: bytes, now: float) -> Entry | None:
+        """The entry to serve when the application is unavailable, however stale."""
+        return self._kept(key, now)
+
+    def _kept(self, key: bytes, now: float) -> Entry | None:
         entry = self.entries.get(key)
         if entry is None:
             return None
-        if entry.stale_until <= now or entry.generation != self.generation.value:
+        if entry.kept_until <= now or entry.generation != self.generation.value:
             del self.entries[key]
             return None
-        self.entries.move_to_end(key)
         return entry
 
     def put(self, key: bytes, entry: Entry) -> None:
@@ -139,19 +155,33 @@ class PublicCacheMiddleware:
         return True
 
     async def _fill(self, key: bytes, scope: Scope, receive: Receive, send: Send) -> Entry | None:
-        """Ask the application, answer the client, and keep a 200 answer."""
+        """Ask the application, answer the client, and keep a 200 answer; answer a 503
+        with the copy kept for outages, when there is one."""
         waiting: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
         self.inflight[key] = waiting
         generation = self.cache.generation.value
         held: Message | None = None
         chunks: list[bytes] = []
         entry = None
+        replaced = False
 
         async def capture(message: Message) -> None:
-            nonlocal held, entry
+            nonlocal held, entry, replaced
             if message["type"] == "http.response.start" and message["status"] == 200:
                 held = message  # sent once the whole body is known, with its ETag
                 return
+            if message["type"] == "http.response.start" and message["status"] == 503:
+                entry = self.cache.fallback(key, self.clock())
+                if entry is not None:
+                    replaced = True
+                    log.info(
+                        "the application is unavailable; served the kept %s",
+                        key.decode(errors="replace"),
+                    )
+                    await self._send(entry, _if_none_match(scope), send)
+                    return
+            if replaced:
+                return  # the rest of the 503, answered by the kept copy
             if held is None:
                 await send(message)
                 return
@@ -193,6 +223,7 @@ class PublicCacheMiddleware:
             generation=generation,
             fresh_until=now + self.cache.seconds,
             stale_until=now + 2 * self.cache.seconds,
+            kept_until=now + max(2 * self.cache.seconds, self.cache.outage_seconds),
             headers=[
                 (name, value)
                 for name, value in start.get("headers", [])

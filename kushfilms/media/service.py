@@ -3,9 +3,9 @@
 import asyncio
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.catalog import service as catalog
@@ -193,9 +193,15 @@ async def forget_movie_media(session: AsyncSession, movie_id: uuid.UUID, jobs: J
     enqueue(session, jobs, DELETE_OBJECTS, f"art/{movie_id}/")
 
 
-async def stalled_videos(session: AsyncSession) -> Sequence[Video]:
-    """Videos whose worker stopped renewing its lease (it died mid-job)."""
+async def stalled_videos(
+    session: AsyncSession, *, held_by: Collection[str] = ()
+) -> Sequence[Video]:
+    """Videos whose worker stopped renewing its lease (it died mid-job), or whose lease
+    is held by one of the workers ``held_by`` (known dead)."""
+    stalled = Video.lease_until < utcnow()
+    if held_by:
+        stalled = or_(stalled, Video.lease_owner.in_(held_by))
     rows = await session.scalars(
-        select(Video).where(Video.status == VideoStatus.PROCESSING, Video.lease_until < utcnow())
+        select(Video).where(Video.status == VideoStatus.PROCESSING, stalled)
     )
     return rows.all()

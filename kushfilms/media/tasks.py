@@ -2,7 +2,9 @@
 
 A transcode holds a lease on its video and renews it with every progress
 report; a worker that dies stops renewing, and :func:`recover_stalled` hands
-the video to another attempt. A video is tried at most MAX_ATTEMPTS times.
+the video to another attempt. The lease names its worker (``lease_owner``), so
+that a worker known dead (``worker.heartbeat``) loses its leases at once rather
+than when they run out. A video is tried at most MAX_ATTEMPTS times.
 """
 
 import asyncio
@@ -38,7 +40,8 @@ from kushfilms.media.playlists import sprite_vtt, write_master_playlist
 from kushfilms.media.probe import SourceInfo
 from kushfilms.media.storage import Storage, content_type, open_storage
 from kushfilms.models import Video, VideoStatus
-from kushfilms.worker.queue import Jobs, JobSpec
+from kushfilms.worker import heartbeat
+from kushfilms.worker.queue import Jobs, JobSpec, enqueue
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -89,7 +92,7 @@ async def _transcode(jobs: Jobs, video_id: uuid.UUID) -> None:
     try:
         claim = await _claim(db, video_id, timedelta(seconds=settings.job_lease_seconds))
         if claim is None:
-            return
+            return  # another worker holds it: its scratch directory is not ours to touch
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         try:
@@ -102,8 +105,9 @@ async def _transcode(jobs: Jobs, video_id: uuid.UUID) -> None:
                 return
             await _release(db, claim, f"Attempt {claim.attempt} failed ({error}); retrying.")
             raise  # the queue retries with backoff
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
         await db.dispose()
 
 
@@ -155,6 +159,7 @@ async def _process(db: Database, storage: Storage, jobs: Jobs, claim: Claim, wor
         video.eta_seconds = None
         video.error = None
         video.lease_until = None
+        video.lease_owner = None
         video.source_sha256 = digest
         video.renditions = [rendition.to_dict() for rendition in renditions]
         video.poster_key = poster_url.removeprefix("/media/")
@@ -199,6 +204,7 @@ async def _claim(db: Database, video_id: uuid.UUID, lease: timedelta) -> Claim |
         video.status = VideoStatus.PROCESSING
         video.attempts += 1
         video.lease_until = now + lease
+        video.lease_owner = heartbeat.this_process().id
         video.progress = 0.0
         video.eta_seconds = None
         video.processing_started_at = now
@@ -238,6 +244,7 @@ async def _fail(db: Database, claim: Claim, message: str) -> None:
             video.status = VideoStatus.FAILED
             video.error = message[:2000]
             video.lease_until = None
+            video.lease_owner = None
             video.eta_seconds = None
     log.warning("video %s failed: %s", claim.video_id, message)
 
@@ -249,6 +256,7 @@ async def _release(db: Database, claim: Claim, message: str) -> None:
             video.status = VideoStatus.UPLOADED
             video.error = message[:2000]
             video.lease_until = None
+            video.lease_owner = None
 
 
 async def _upload_tree(storage: Storage, root: Path, prefix: str) -> None:
@@ -277,26 +285,29 @@ def delete_objects(jobs: Jobs, prefix: str) -> None:
 
 
 async def recover_stalled(jobs: Jobs) -> int:
-    """Give videos whose worker died (lease expired) another attempt, or fail them."""
-    db = Database(jobs.settings)
-    resend: list[str] = []
+    """Give videos whose worker died (known dead, or its lease expired) another
+    attempt, or fail them. Runs when a worker starts, and then every half lease."""
+    db = jobs.database()
+    retried = 0
     try:
         async with transaction(db.writer) as session:
-            for video in await media.stalled_videos(session):
+            dead = await heartbeat.forget_dead_workers(session, now=utcnow())
+            for video in await media.stalled_videos(session, held_by=dead):
                 if video.attempts >= MAX_ATTEMPTS:
                     video.status = VideoStatus.FAILED
                     video.error = f"The worker stopped during all {video.attempts} attempts."
                 else:
                     video.status = VideoStatus.UPLOADED
                     video.error = f"The worker stopped during attempt {video.attempts}; retrying."
-                    resend.append(str(video.id))
+                    # With the change, so a queue that is down delays it and loses nothing.
+                    enqueue(session, jobs, media.TRANSCODE, str(video.id))
+                    retried += 1
                 video.lease_until = None
+                video.lease_owner = None
             await uploads.expire_uploads(session, jobs.settings, now=utcnow())
     finally:
         await db.dispose()
-    for video_id in resend:
-        jobs.send(media.TRANSCODE, video_id)
-    return len(resend)
+    return retried
 
 
 JOBS = (

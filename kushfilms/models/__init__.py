@@ -5,6 +5,7 @@ from kushfilms.models.billing_event import BillingEvent
 from kushfilms.models.category import Category
 from kushfilms.models.local_payment import LocalPaymentObject
 from kushfilms.models.movie import AccessLevel, Movie
+from kushfilms.models.outbox_job import OutboxJob
 from kushfilms.models.payment import Payment, PaymentStatus
 from kushfilms.models.refresh_token import RefreshToken
 from kushfilms.models.stream_session import StreamSession
@@ -14,6 +15,7 @@ from kushfilms.models.user import Role, User
 from kushfilms.models.video import Video, VideoStatus
 from kushfilms.models.watch_history import WatchHistory
 from kushfilms.models.web_session import WebSession
+from kushfilms.models.worker_process import WorkerProcess
 
 __all__ = [
     "AccessLevel",
@@ -22,6 +24,7 @@ __all__ = [
     "Category",
     "LocalPaymentObject",
     "Movie",
+    "OutboxJob",
     "Payment",
     "PaymentStatus",
     "Plan",
@@ -36,4 +39,5 @@ __all__ = [
     "VideoStatus",
     "WatchHistory",
     "WebSession",
+    "WorkerProcess",
 ]

@@ -47,6 +47,9 @@ class Video(IdMixin, TimestampMixin, Base):
     # A worker holds a lease while it transcodes; an expired lease means the
     # worker died and the job may be taken up again.
     lease_until: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    # The worker (WorkerProcess.id) holding the lease: when it is known dead, the
+    # lease is given up at once instead of waiting for it to run out.
+    lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
 
     source_key: Mapped[str] = mapped_column(String(512))
     source_filename: Mapped[str] = mapped_column(String(255), default="")

@@ -2,7 +2,6 @@
 
 import enum
 import json
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -13,13 +12,11 @@ from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from kushfilms.db import after_commit
 from kushfilms.models import Plan, Subscription, SubscriptionStatus, User
 from kushfilms.notify.kinds import LETTERS, EmailKind
 from kushfilms.notify.messages import new_message_id
-from kushfilms.worker.queue import Jobs, jobs_of
+from kushfilms.worker.queue import enqueue, jobs_of
 
-log = logging.getLogger(__name__)
 SEND_EMAIL = "send_email"
 REMIND_BEFORE = timedelta(days=3)
 
@@ -28,16 +25,24 @@ def queue_email_in(session: Session, /, kind: EmailKind | str, to: User, **conte
     """Send ``to`` an email of this kind once the session's transaction commits.
 
     The job renders it at send time with the user's name and address as they are
-    then. A context that does not fit the kind is a bug and raises at once; a
-    queue that cannot be reached is logged and never fails the caller.
+    then. A context that does not fit the kind is a bug and raises at once. The
+    job is written with the transaction (the outbox), so a queue that cannot be
+    reached delays the email and never loses it.
     """
     kind = EmailKind(kind)
     values = email_context(kind, context)
     jobs = jobs_of(session)
     if to.id is None:  # a user added in this transaction and not flushed yet
         session.flush()
-    args = (kind.value, str(to.id), values, new_message_id(jobs.settings.mail_from))
-    after_commit(session, lambda: _send(jobs, args))
+    enqueue(
+        session,
+        jobs,
+        SEND_EMAIL,
+        kind.value,
+        str(to.id),
+        values,
+        new_message_id(jobs.settings.mail_from),
+    )
 
 
 async def queue_email(
@@ -70,13 +75,6 @@ def _to_json(value: object) -> object:
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not a JSON value: {value!r}")
-
-
-def _send(jobs: Jobs, args: tuple[str, str, dict[str, Any], str]) -> None:
-    try:
-        jobs.send(SEND_EMAIL, *args)
-    except Exception:
-        log.exception("could not queue the %s email to user %s; it is not sent", *args[:2])
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ TITLES = {
     422: "Please check the form",
     429: "Slow down",
     500: "Something broke",
+    503: "Back in a moment",
 }
 
 

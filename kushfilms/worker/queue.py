@@ -3,9 +3,12 @@
 Jobs are plain functions ``fn(jobs, *args)`` declared by each domain as
 :class:`JobSpec` values (``jobs.settings`` is the configuration, and
 ``jobs.send`` queues further jobs); arguments are ids, never objects, and
-every job opens its own database session. A job asked for during a request is sent only once
-that request's transaction commits (:func:`enqueue`). A database bound to a queue
-(:func:`bind_jobs`) lets code that holds only a session find it (:func:`jobs_of`).
+every job opens its own database session. A job asked for during a request is
+written in that request's transaction and sent once it commits (:func:`enqueue`,
+through the outbox of :mod:`kushfilms.worker.outbox`), so it is never lost to a
+queue that cannot be reached and never sent for a change that was undone. A
+database bound to a queue (:func:`bind_jobs`) lets code that holds only a
+session find it (:func:`jobs_of`).
 """
 
 import logging
@@ -17,15 +20,21 @@ from typing import Any
 from huey import RedisHuey
 from huey.api import Huey
 from huey.consumer import Consumer
-from huey.storage import SqliteStorage
+from huey.storage import RedisStorage, SqliteStorage
+from redis import ConnectionPool
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kushfilms.config import Settings
-from kushfilms.db import Database, after_commit
+from kushfilms.db import Database
+from kushfilms.worker.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
 _JOBS = "kf_jobs"
+_RELAY = "kf_outbox"
+# Without these a Redis that stops answering (rather than refusing) would hold a
+# sender for minutes; the consumer's blocking reads wait 1 s at a time.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 2.0, "socket_timeout": 10.0}
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,8 @@ class SqliteJobStorage(SqliteStorage):  # type: ignore[misc]  # huey has no type
 
 def make_huey(settings: Settings) -> Huey:
     if settings.redis_url:
-        return RedisHuey("kushfilms", url=settings.redis_url, utc=True)
+        pool = ConnectionPool.from_url(settings.redis_url, **REDIS_TIMEOUTS)
+        return RedisHuey("kushfilms", connection_pool=pool, utc=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return Huey(
         "kushfilms",
@@ -91,6 +101,13 @@ class Jobs:
             task(*args)
         log.info("queued %s%r", name, args)
 
+    def close(self) -> None:
+        """Release the queue's connections (Redis' pool, SQLite's file)."""
+        storage = self.huey.storage
+        storage.close()
+        if isinstance(storage, RedisStorage):  # huey's close leaves the pool open
+            storage.conn.connection_pool.disconnect()
+
     def database(self) -> Database:
         """A database whose write sessions can queue jobs here; the caller disposes of it."""
         db = Database(self.settings)
@@ -117,16 +134,29 @@ def _bind(function: Callable[..., None], jobs: "Jobs") -> Callable[..., None]:
     return run
 
 
-def enqueue(session: AsyncSession, jobs: Jobs, name: str, *args: Any) -> None:
-    """Send a job once the session's transaction commits, and never if it rolls back."""
-    after_commit(session, lambda: jobs.send(name, *args))
+def enqueue(session: AsyncSession | Session, jobs: Jobs, name: str, *args: Any) -> None:
+    """Queue a job of ``jobs`` with the session's transaction: it is sent once that
+    commits, and never if it rolls back. Its arguments must be JSON values (ids, not
+    objects). The session's database must be bound to ``jobs`` (:func:`bind_jobs`)."""
+    if name not in jobs.tasks:
+        raise ValueError(f"no job is called {name!r}")
+    relay: OutboxRelay | None = session.info.get(_RELAY)
+    if relay is None:
+        raise RuntimeError("this session's database has no job queue: see bind_jobs")
+    relay.record(session, name, args)
 
 
-def bind_jobs(db: Database, jobs: Jobs) -> None:
-    """Make ``jobs`` the queue of every write session ``db`` opens from now on."""
-    db.writer.configure(info={_JOBS: jobs})
+def bind_jobs(db: Database, jobs: Jobs) -> OutboxRelay:
+    """Make ``jobs`` the queue of every write session ``db`` opens from now on; returns
+    the outbox relay of ``db``, which the caller may run (:meth:`OutboxRelay.run`).
+    Sent jobs' rows are deleted at the latest when ``db`` is disposed of."""
+    relay = OutboxRelay(db, jobs.send)
+    info = {_JOBS: jobs, _RELAY: relay}
+    db.writer.configure(info=info)
     if db.plain_writer is not None:  # run_write's sessions, on SQLite
-        db.plain_writer.configure(info={_JOBS: jobs})
+        db.plain_writer.configure(info=info)
+    db.before_dispose.append(relay.flush)
+    return relay
 
 
 def jobs_of(session: AsyncSession | Session) -> Jobs:

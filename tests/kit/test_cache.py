@@ -206,3 +206,39 @@ async def test_requests_with_a_session_cookie_are_not_cached(
         await http.get("/public/a", headers={"Cookie": "kf_session=abc"})
 
     assert origin.calls == 3
+
+
+async def test_an_outage_is_answered_with_the_kept_copy(
+    http: httpx.AsyncClient, origin: Origin, clock: Clock
+) -> None:
+    await http.get("/public/a")
+    clock.now += 300  # long expired, but kept for outages (600 s)
+    origin.status = 503
+    origin.body = {"error": "down"}
+
+    during = await http.get("/public/a")
+    never_cached = await http.get("/public/b")
+
+    assert during.status_code == 200
+    assert during.json() == {"version": 1, "path": "/public/a"}
+    assert never_cached.status_code == 503
+
+
+async def test_the_outage_copy_is_kept_for_a_while_only(
+    http: httpx.AsyncClient, origin: Origin, clock: Clock
+) -> None:
+    await http.get("/public/a")
+    clock.now += 601
+    origin.status = 503
+
+    assert (await http.get("/public/a")).status_code == 503
+
+
+async def test_a_change_drops_the_outage_copy(
+    http: httpx.AsyncClient, origin: Origin, generation: Generation
+) -> None:
+    await http.get("/public/a")
+    generation.advance()
+    origin.status = 503
+
+    assert (await http.get("/public/a")).status_code == 503

@@ -4,10 +4,13 @@ import logging
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from kushfilms.accounts import service as accounts
 from kushfilms.db import transaction
+from kushfilms.models import OutboxJob
 from kushfilms.notify import EmailKind, queue_email
+from kushfilms.notify.service import SEND_EMAIL
 from tests.notify.conftest import PUBLIC_URL, Inbox, Mailroom, free_port, parse, start_smtp
 
 
@@ -143,21 +146,24 @@ async def test_nothing_is_sent_to_a_deleted_user(mailroom: Mailroom, inbox: Inbo
     assert mail.retrying() == []
 
 
-async def test_a_queue_that_is_down_does_not_fail_the_transaction(
+async def test_a_queue_that_is_down_keeps_the_email_with_the_transaction(
     mailroom: Mailroom, caplog: pytest.LogCaptureFixture
 ) -> None:
     down = await mailroom(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     user = await down.add_user()
 
-    with caplog.at_level(logging.ERROR, logger="kushfilms"):
+    with caplog.at_level(logging.WARNING, logger="kushfilms"):
         async with transaction(down.db.writer) as session:
             await queue_email(session, EmailKind.WELCOME, user)
             me = await accounts.get_user(session, user.id)
             me.name = "Saved anyway"
 
-    assert "could not queue the welcome email" in caplog.text
+    assert "send_email is kept in the outbox" in caplog.text
     async with transaction(down.db.writer) as session:
         assert (await accounts.get_user(session, user.id)).name == "Saved anyway"
+        [kept] = (await session.scalars(select(OutboxJob))).all()
+    assert kept.name == SEND_EMAIL
+    assert kept.args[:2] == [EmailKind.WELCOME.value, str(user.id)]
 
 
 async def test_the_file_backend_writes_the_email_through_the_job(mailroom: Mailroom) -> None:
