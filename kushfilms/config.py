@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+import argon2
 from limits import RateLimitItem, parse
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -20,6 +21,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_LADDER_BITRATES = {360: 800, 480: 1400, 720: 2800, 1080: 5000, 2160: 14000}
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "dev", "development"}
 _MIN_SECRET_LENGTH = 32
+# OWASP's minimum argon2id costs, "an equal level of defense" traded between CPU and
+# memory: time cost -> least memory (KiB), all at parallelism 1; from time cost 5 on,
+# 7 MiB. https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.html
+_OWASP_ARGON2ID_MIN_MEMORY_KIB = {1: 47104, 2: 19456, 3: 12288, 4: 9216, 5: 7168}
+# argon2 itself needs 8 KiB of memory per lane.
+_ARGON2_KIB_PER_LANE = 8
 
 
 class Settings(BaseSettings):
@@ -32,14 +39,24 @@ class Settings(BaseSettings):
     database_url: str = ""
     database_read_url: str = ""
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_connect_timeout_seconds: float = Field(default=5, gt=0, le=300)
+    database_statement_timeout_seconds: float = Field(default=60, gt=0, le=3600)
     redis_url: str = ""
     secret_key: SecretStr = SecretStr("")
 
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
+    # The argon2id cost of password hashes; argon2-cffi's defaults (RFC 9106's second
+    # recommendation). A hash made at another cost is remade at its owner's next sign-in.
+    password_hash_time_cost: int = Field(default=argon2.DEFAULT_TIME_COST, ge=1, le=32)
+    password_hash_memory_kib: int = Field(
+        default=argon2.DEFAULT_MEMORY_COST, ge=_ARGON2_KIB_PER_LANE, le=4 * 1024 * 1024
+    )
+    password_hash_parallelism: int = Field(default=argon2.DEFAULT_PARALLELISM, ge=1, le=64)
 
     rate_limit_api: str = "100/minute"
     rate_limit_login: str = "5/minute"
+    rate_limit_login_failures_per_address: str = "20/10 minutes"
     rate_limit_register: str = "20/hour"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     cache_seconds: float = Field(default=10.0, ge=0, le=3600)
@@ -55,6 +72,11 @@ class Settings(BaseSettings):
     ffmpeg_path: str = ""
     ladder_bitrates: Annotated[dict[int, int], NoDecode] = dict(DEFAULT_LADDER_BITRATES)
     media_url_seconds: int = Field(default=6 * 3600, ge=60)
+    # Segment URLs (and the media playlists naming them) are signed for this long;
+    # players fetch the playlist again for fresh ones.
+    segment_url_seconds: int = Field(default=300, ge=1, le=24 * 3600)
+    # How long one answer to "may this grant still play?" serves a viewer's playlists.
+    playback_check_seconds: float = Field(default=5, ge=0, le=300)
     free_max_height: int = Field(default=480, ge=144)
     basic_max_height: int = Field(default=720, ge=144)
     premium_max_height: int = Field(default=2160, ge=144)
@@ -84,6 +106,8 @@ class Settings(BaseSettings):
     job_lease_seconds: int = Field(default=120, ge=2)
     worker_in_serve: bool = True
     worker_threads: int = Field(default=1, ge=1, le=16)
+    shutdown_drain_seconds: int = Field(default=30, ge=0, le=3600)
+    body_read_timeout_seconds: float = Field(default=30, gt=0, le=3600)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -115,7 +139,12 @@ class Settings(BaseSettings):
             ladder[int(height)] = int(rate)
         return ladder
 
-    @field_validator("rate_limit_api", "rate_limit_login", "rate_limit_register")
+    @field_validator(
+        "rate_limit_api",
+        "rate_limit_login",
+        "rate_limit_login_failures_per_address",
+        "rate_limit_register",
+    )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         try:
@@ -176,6 +205,19 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _check_password_hashing(self) -> "Settings":
+        memory, lanes = self.password_hash_memory_kib, self.password_hash_parallelism
+        if memory < _ARGON2_KIB_PER_LANE * lanes:
+            raise ValueError(
+                f"KF_PASSWORD_HASH_MEMORY_KIB={memory} is too little for"
+                f" KF_PASSWORD_HASH_PARALLELISM={lanes}: argon2 needs at least"
+                f" {_ARGON2_KIB_PER_LANE} KiB per lane ({_ARGON2_KIB_PER_LANE * lanes})"
+            )
+        if self.env == "production":
+            _refuse_weak_password_hashing(self.password_hash_time_cost, memory)
+        return self
+
+    @model_validator(mode="after")
     def _resolve_mail_backend(self) -> "Settings":
         has_smtp = bool(self.smtp_url.get_secret_value())
         if not self.mail_backend:
@@ -211,6 +253,10 @@ class Settings(BaseSettings):
         return parse(self.rate_limit_login)
 
     @cached_property
+    def login_failures_limit(self) -> RateLimitItem:
+        return parse(self.rate_limit_login_failures_per_address)
+
+    @cached_property
     def register_limit(self) -> RateLimitItem:
         return parse(self.rate_limit_register)
 
@@ -232,6 +278,17 @@ def _refuse_weak_secret(value: str) -> None:
         raise ValueError(
             f"KF_SECRET_KEY is too weak for production: use at least {_MIN_SECRET_LENGTH}"
             " random characters (python -c 'import secrets; print(secrets.token_urlsafe())')"
+        )
+
+
+def _refuse_weak_password_hashing(time_cost: int, memory_kib: int) -> None:
+    least = _OWASP_ARGON2ID_MIN_MEMORY_KIB[min(time_cost, max(_OWASP_ARGON2ID_MIN_MEMORY_KIB))]
+    if memory_kib < least:
+        raise ValueError(
+            f"KF_PASSWORD_HASH_MEMORY_KIB={memory_kib} with KF_PASSWORD_HASH_TIME_COST="
+            f"{time_cost} is below OWASP's minimum for argon2id in production: use at least"
+            f" {least} KiB at this time cost (19456 KiB, 19 MiB, at time cost 2); see"
+            " https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.html"
         )
 
 

@@ -48,16 +48,40 @@ class RateLimiter:
         try:
             if await strategy.hit(limit, *identifiers):
                 return None
-            stats = await strategy.get_window_stats(limit, *identifiers)
+            return await self._wait(strategy, limit, identifiers)
         except Exception:
             log.exception("rate limit store unavailable; letting the request through")
             return None
-        return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def enforce(self, limit: RateLimitItem, *identifiers: str, message: str) -> None:
         wait = await self.retry_after(limit, *identifiers)
         if wait is not None:
             raise RateLimited(f"{message} Try again in {wait} seconds.", retry_after=wait)
+
+    async def check(self, limit: RateLimitItem, *identifiers: str, message: str) -> None:
+        """Refuse when ``limit`` is spent, without counting a hit: with ``count``, for
+        limits on some outcomes only (failed sign-ins, say), counted once known."""
+        try:
+            if await self._exact.test(limit, *identifiers):
+                return
+            wait = await self._wait(self._exact, limit, identifiers)
+        except Exception:
+            log.exception("rate limit store unavailable; letting the request through")
+            return
+        raise RateLimited(f"{message} Try again in {wait} seconds.", retry_after=wait)
+
+    async def count(self, limit: RateLimitItem, *identifiers: str) -> None:
+        """Count one hit against ``limit`` (see ``check``)."""
+        try:
+            await self._exact.hit(limit, *identifiers)
+        except Exception:
+            log.exception("rate limit store unavailable; a hit goes uncounted")
+
+    @staticmethod
+    async def _wait(strategy: Strategy, limit: RateLimitItem, identifiers: tuple[str, ...]) -> int:
+        """The seconds until ``limit`` allows a hit again."""
+        stats = await strategy.get_window_stats(limit, *identifiers)
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def reset(self) -> None:
         await self.storage.reset()

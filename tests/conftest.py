@@ -48,6 +48,13 @@ PASSWORD = "correct-horse-battery-staple"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 _SERVER_START_SECONDS = 10.0
 _SERVER_STOP_SECONDS = 5.0
+# argon2 at its least cost, so that the many accounts the tests make cost nothing;
+# tests of hashing itself (tests/accounts/test_passwords.py) use the real cost.
+CHEAP_PASSWORD_HASHING = {
+    "password_hash_time_cost": 1,
+    "password_hash_memory_kib": 8,
+    "password_hash_parallelism": 1,
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -140,6 +147,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "secret_key": TEST_SECRET,
         "rate_limit_api": "100000/minute",
         "cache_seconds": 10,
+        **CHEAP_PASSWORD_HASHING,
         **overrides,
     }
     return Settings(**values)
@@ -228,7 +236,13 @@ async def admin(client: httpx.AsyncClient, env: Backend) -> dict[str, Any]:
     """A signed-in administrator, made with the same service the CLI uses."""
     email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
     async with transaction(env.app.state.db.writer) as session:
-        await service.ensure_admin(session, email=email, password=PASSWORD, name="Admin")
+        await service.ensure_admin(
+            session,
+            email=email,
+            password=PASSWORD,
+            name="Admin",
+            hasher=env.app.state.password_hasher,
+        )
     response = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -274,6 +288,9 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "KF_UPLOAD_DIR": str(settings.upload_dir),
         "KF_JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
         "KF_MEDIA_DELIVERY": settings.media_delivery,
+        "KF_PASSWORD_HASH_TIME_COST": str(settings.password_hash_time_cost),
+        "KF_PASSWORD_HASH_MEMORY_KIB": str(settings.password_hash_memory_kib),
+        "KF_PASSWORD_HASH_PARALLELISM": str(settings.password_hash_parallelism),
         "KF_LOG_LEVEL": "warning",
     }
     return {**environment, **values}

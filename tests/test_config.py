@@ -68,3 +68,54 @@ def test_a_dotenv_file_is_read(tmp_path: Path) -> None:
 def test_nonsense_settings_are_refused(tmp_path: Path, field: str, value: object) -> None:
     with pytest.raises(ValidationError):
         Settings(data_dir=tmp_path, _env_file=None, **{field: value})
+
+
+@pytest.mark.parametrize(
+    ("time_cost", "memory_kib", "accepted"),
+    [
+        (2, 19456, True),  # OWASP's minimum for argon2id: 19 MiB, 2 iterations
+        (2, 19455, False),
+        (1, 47104, True),  # and its equivalents, trading memory for time
+        (1, 19456, False),
+        (3, 12288, True),
+        (5, 7168, True),
+        (9, 7168, True),
+        (9, 7167, False),
+    ],
+)
+def test_production_refuses_password_hashing_below_owasps_minimum(
+    tmp_path: Path, time_cost: int, memory_kib: int, accepted: bool
+) -> None:
+    def production() -> Settings:
+        return Settings(
+            env="production",
+            data_dir=tmp_path,
+            secret_key="k" * 40,
+            password_hash_time_cost=time_cost,
+            password_hash_memory_kib=memory_kib,
+            password_hash_parallelism=1,
+            _env_file=None,
+        )
+
+    if accepted:
+        assert production().password_hash_memory_kib == memory_kib
+    else:
+        with pytest.raises(ValidationError, match="below OWASP's minimum for argon2id"):
+            production()
+
+
+@pytest.mark.parametrize(
+    "cost",
+    [
+        {"password_hash_time_cost": 0},
+        {"password_hash_memory_kib": 4},
+        {"password_hash_memory_kib": 64 * 1024 * 1024},  # 64 GiB: bytes meant as KiB
+        {"password_hash_parallelism": 0},
+        {"password_hash_memory_kib": 8, "password_hash_parallelism": 2},  # 8 KiB per lane
+    ],
+)
+def test_password_hashing_costs_argon2_cannot_run_are_refused(
+    tmp_path: Path, cost: dict[str, int]
+) -> None:
+    with pytest.raises(ValidationError):
+        Settings(data_dir=tmp_path, _env_file=None, **cost)

@@ -1,5 +1,11 @@
 from typing import Any
 
+import pytest
+from limits import parse
+
+from kushfilms.errors import RateLimited
+from kushfilms.ratelimit import RateLimiter
+
 
 async def test_the_general_api_limit_applies_per_client(client_of_app: Any) -> None:
     limited = await client_of_app(rate_limit_api="3/minute")
@@ -23,3 +29,20 @@ async def test_an_unreachable_limit_store_lets_requests_through(client_of_app: A
     statuses = [(await limited.get("/api/categories")).status_code for _ in range(3)]
 
     assert statuses == [200, 200, 200]
+
+
+async def test_check_refuses_only_once_counted_hits_spend_the_limit() -> None:
+    limiter = RateLimiter()
+    limit = parse("2/minute")
+
+    for _ in range(3):
+        await limiter.check(limit, "failures", "a", message="Slow down.")  # counts nothing
+    await limiter.count(limit, "failures", "a")
+    await limiter.check(limit, "failures", "a", message="Slow down.")
+    await limiter.count(limit, "failures", "a")
+
+    with pytest.raises(RateLimited) as refused:
+        await limiter.check(limit, "failures", "a", message="Slow down.")
+    assert refused.value.detail.startswith("Slow down. Try again in ")
+    assert 1 <= int(refused.value.headers["Retry-After"]) <= 60
+    await limiter.check(limit, "failures", "b", message="Slow down.")

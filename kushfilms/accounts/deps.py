@@ -7,6 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.accounts import service, sessions
+from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.accounts.service import InvalidToken, TokenExpired
 from kushfilms.accounts.tokens import TokenConfig, TokenError, read_access_token
 from kushfilms.db import ReadSession
@@ -31,6 +32,14 @@ async def token_config(request: Request) -> TokenConfig:
 Tokens = Annotated[TokenConfig, Depends(token_config)]
 
 
+async def password_hasher(request: Request) -> PasswordHasher:
+    hasher: PasswordHasher = request.app.state.password_hasher
+    return hasher
+
+
+Hasher = Annotated[PasswordHasher, Depends(password_hasher)]
+
+
 async def _optional_viewer(
     request: Request,
     session: ReadSession,
@@ -40,11 +49,11 @@ async def _optional_viewer(
     if credentials is None:
         return await _cookie_viewer(request, session)
     try:
-        user_id = read_access_token(tokens, credentials.credentials)
+        claims = read_access_token(tokens, credentials.credentials)
     except TokenError as error:
         raise (TokenExpired if error.expired else InvalidToken)(str(error)) from error
     try:
-        return await service.get_viewer(session, user_id)
+        return await service.get_viewer(session, claims.user_id, session_id=claims.session_id)
     except service.UserNotFound as error:
         raise InvalidToken("The account behind this token no longer exists.") from error
 

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from kushfilms.accounts import service
-from kushfilms.accounts.deps import AdminUser, CurrentUser, Tokens
+from kushfilms.accounts.deps import AdminUser, CurrentUser, Hasher, Tokens
 from kushfilms.accounts.schemas import (
     AuthResponse,
     LoginRequest,
@@ -13,9 +13,11 @@ from kushfilms.accounts.schemas import (
     RoleChange,
     UserOut,
 )
+from kushfilms.accounts.signin import sign_in
 from kushfilms.db import DbSession, ReadSession
 from kushfilms.errors import COMMON_ERRORS, error_responses
 from kushfilms.kit.pagination import Page, PageQuery, to_page
+from kushfilms.kit.text import SingleLine
 from kushfilms.notify import EmailKind, queue_email
 from kushfilms.ratelimit import RateLimiter, client_ip
 
@@ -48,7 +50,7 @@ def _auth_response(signed_in: service.Session) -> AuthResponse:
     summary="Create a viewer account and sign in",
 )
 async def register(
-    body: RegisterRequest, request: Request, session: DbSession, tokens: Tokens
+    body: RegisterRequest, request: Request, session: DbSession, tokens: Tokens, hasher: Hasher
 ) -> AuthResponse:
     settings = request.app.state.settings
     await _limiter(request).enforce(
@@ -57,24 +59,31 @@ async def register(
         client_ip(request),
         message="Too many accounts created from this address.",
     )
-    user = await service.register(session, email=body.email, password=body.password, name=body.name)
+    user = await service.register(
+        session, email=body.email, password=body.password, name=body.name, hasher=hasher
+    )
     await queue_email(session, EmailKind.WELCOME, user)
     return _auth_response(await service.start_session(session, user, tokens))
 
 
-@router.post("/login", responses=error_responses(401), summary="Sign in with email and password")
+@router.post(
+    "/login",
+    responses=error_responses(401),
+    summary="Sign in with email and password",
+    description="Limited per address and email, and in failed attempts per address.",
+)
 async def login(
-    body: LoginRequest, request: Request, session: DbSession, tokens: Tokens
+    body: LoginRequest, request: Request, session: DbSession, tokens: Tokens, hasher: Hasher
 ) -> AuthResponse:
-    settings = request.app.state.settings
-    await _limiter(request).enforce(
-        settings.login_limit,
-        "login",
-        client_ip(request),
-        body.email,
-        message="Too many sign-in attempts.",
+    user = await sign_in(
+        session,
+        _limiter(request),
+        request.app.state.settings,
+        address=client_ip(request),
+        email=body.email,
+        password=body.password,
+        hasher=hasher,
     )
-    user = await service.authenticate(session, email=body.email, password=body.password)
     return _auth_response(await service.start_session(session, user, tokens))
 
 
@@ -108,7 +117,7 @@ async def list_users(
     session: ReadSession,
     page: PageQuery,
     search: Annotated[
-        str | None, Query(max_length=100, description="Part of an email or name")
+        SingleLine | None, Query(max_length=100, description="Part of an email or name")
     ] = None,
 ) -> Page[UserOut]:
     found = await service.list_users(session, search=search, page=page)

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field
 
+from kushfilms.kit import text
 from kushfilms.kit.schema import RequestModel, ResponseModel
 from kushfilms.models import Role
 
@@ -17,9 +18,9 @@ def normalize_email(value: str) -> str:
     return result.normalized.lower()
 
 
-Email = Annotated[str, Field(max_length=320), AfterValidator(normalize_email)]
-Password = Annotated[str, Field(min_length=1, max_length=1024)]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+Email = Annotated[text.SingleLine, Field(max_length=320), AfterValidator(normalize_email)]
+Password = Annotated[text.SingleLine, Field(min_length=1, max_length=1024)]
+Name = Annotated[text.Name, Field(min_length=1, max_length=100)]
 
 
 class RegisterRequest(RequestModel):
@@ -34,7 +35,7 @@ class LoginRequest(RequestModel):
 
 
 class RefreshRequest(RequestModel):
-    refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
+    refresh_token: Annotated[text.SingleLine, Field(min_length=1, max_length=200)]
 
 
 class RoleChange(RequestModel):

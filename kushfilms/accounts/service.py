@@ -1,20 +1,17 @@
 """Accounts: registration, sign-in, token rotation and roles."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from kushfilms.accounts.passwords import (
-    hash_password,
-    password_problem,
-    verify_against_nothing,
-    verify_password,
-)
+from kushfilms.accounts import sessions
+from kushfilms.accounts.passwords import PasswordHasher, password_problem
 from kushfilms.accounts.tokens import (
     TokenConfig,
     hash_refresh_token,
@@ -57,6 +54,10 @@ class TokenExpired(Unauthorized):
     message = "The token has expired; sign in again."
 
 
+class SessionEnded(InvalidToken):
+    message = "This session has been signed out."
+
+
 class RefreshTokenReused(Unauthorized):
     code = "refresh_token_reused"
     message = "This refresh token was already used; the session has been signed out."
@@ -83,14 +84,16 @@ class Session:
     expires_in: int
 
 
-async def register(session: AsyncSession, *, email: str, password: str, name: str) -> User:
+async def register(
+    session: AsyncSession, *, email: str, password: str, name: str, hasher: PasswordHasher
+) -> User:
     """Create a viewer account. ``email`` must already be normalised."""
     problem = password_problem(password, user_inputs=[email, name])
     if problem:
         raise WeakPassword(problem, field="password")
     if await find_user_by_email(session, email):
         raise EmailTaken(field="email")
-    user = User(email=email, name=name, password_hash=await hash_password(password))
+    user = User(email=email, name=name, password_hash=await hasher.hash(password))
     session.add(user)
     try:
         async with session.begin_nested():
@@ -100,12 +103,15 @@ async def register(session: AsyncSession, *, email: str, password: str, name: st
     return user
 
 
-async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
+async def authenticate(
+    session: AsyncSession, *, email: str, password: str, hasher: PasswordHasher
+) -> User:
+    """The user with this email and password; a hash made at another cost is remade."""
     user = await find_user_by_email(session, email)
     if user is None:
-        await verify_against_nothing(password)
+        await hasher.verify_against_nothing(password)
         raise InvalidCredentials()
-    valid, new_hash = await verify_password(password, user.password_hash)
+    valid, new_hash = await hasher.verify(password, user.password_hash)
     if not valid:
         raise InvalidCredentials()
     if new_hash:
@@ -119,42 +125,64 @@ async def start_session(session: AsyncSession, user: User, config: TokenConfig) 
 
 
 async def refresh_session(session: AsyncSession, raw_token: str, config: TokenConfig) -> Session:
-    """Trade a refresh token for a new pair; a spent token revokes its whole family."""
+    """Trade a refresh token for a new pair; a spent token revokes its whole family.
+
+    However many requests present one token at once, one claims it (see
+    ``_claim``); to the others it is spent, which is a reuse: the family ends,
+    the winner's new tokens with it, so a copied token never forks a session.
+    """
     now = utcnow()
     token = await _find_refresh_token(session, raw_token)
-    if token is None or token.revoked_at is not None:
+    if token is None:
         raise InvalidToken()
-    if token.used_at is not None:
-        await _revoke_family(session, token.family_id, now=now)
-        raise RefreshTokenReused()
-    if token.expires_at <= now:
-        raise TokenExpired()
-    token.used_at = now
-    user = await get_user(session, token.user_id)
-    return await _issue(session, user, config, family_id=token.family_id, now=now)
+    if token.used_at is None:
+        if token.revoked_at is not None:
+            raise InvalidToken()
+        if token.expires_at <= now:
+            raise TokenExpired()
+        user = await _lock_sign_ins(session, token.user_id)
+        if await _claim(session, token.id, now=now):
+            return await _issue(session, user, config, family_id=token.family_id, now=now)
+    # Spent before, or by a request racing this one (or revoked meanwhile, when
+    # the family is already over and revoking it again changes nothing).
+    await _revoke(session, token.user_id, family_id=token.family_id, now=now)
+    raise RefreshTokenReused()
 
 
 async def end_session(session: AsyncSession, raw_token: str) -> None:
     """Sign out the session a refresh token belongs to. Unknown tokens are ignored."""
     token = await _find_refresh_token(session, raw_token)
     if token is not None:
-        await _revoke_family(session, token.family_id, now=utcnow())
+        await _revoke(session, token.user_id, family_id=token.family_id, now=utcnow())
 
 
-async def change_password(session: AsyncSession, user: User, *, current: str, new: str) -> None:
-    """Replace the password after checking the current one; other sign-ins end."""
-    valid, _ = await verify_password(current, user.password_hash)
+async def end_all_sessions(
+    session: AsyncSession, user: User, *, keep_web_session: str | None = None
+) -> None:
+    """Sign the user out everywhere: every API sign-in, whose access tokens stop at
+    once, and every page session but ``keep_web_session`` (the browser that asked)."""
+    await _revoke(session, user.id, now=utcnow())
+    await sessions.close_other_sessions(session, user, keep=keep_web_session)
+
+
+async def change_password(
+    session: AsyncSession,
+    user: User,
+    *,
+    current: str,
+    new: str,
+    hasher: PasswordHasher,
+    keep_web_session: str | None = None,
+) -> None:
+    """Replace the password after checking the current one; every other sign-in ends."""
+    valid, _ = await hasher.verify(current, user.password_hash)
     if not valid:
         raise WrongPassword(field="current_password")
     problem = password_problem(new, user_inputs=[user.email, user.name])
     if problem:
         raise WeakPassword(problem, field="new_password")
-    user.password_hash = await hash_password(new)
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    user.password_hash = await hasher.hash(new)
+    await end_all_sessions(session, user, keep_web_session=keep_web_session)
 
 
 async def update_profile(session: AsyncSession, user: User, *, name: str, email: str) -> None:
@@ -178,14 +206,25 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
-async def get_viewer(session: AsyncSession, user_id: uuid.UUID) -> User:
-    """The user behind a request, with their subscription loaded in the same query
-    (what they may watch is decided from it without another)."""
-    user: User | None = await session.scalar(
-        select(User).options(joinedload(User.subscription)).where(User.id == user_id)
+async def get_viewer(session: AsyncSession, user_id: uuid.UUID, *, session_id: uuid.UUID) -> User:
+    """The user behind a bearer request, with their subscription (what they may watch
+    is decided from it), and whether the sign-in ``session_id`` (the token's family)
+    still stands: all in the one query every such request makes anyway."""
+    live = exists().where(
+        RefreshToken.family_id == session_id,
+        RefreshToken.user_id == user_id,
+        RefreshToken.revoked_at.is_(None),
     )
-    if user is None:
+    row = (
+        await session.execute(
+            select(User, live).options(joinedload(User.subscription)).where(User.id == user_id)
+        )
+    ).first()
+    if row is None:
         raise UserNotFound()
+    user, signed_in = row
+    if not signed_in:
+        raise SessionEnded()
     return user
 
 
@@ -210,10 +249,16 @@ async def list_users(
 
 
 async def change_role(session: AsyncSession, *, user_id: uuid.UUID, role: Role) -> User:
+    """Make the user an administrator or a viewer. Their API sign-ins end, so no
+    token issued under the old role stays in use; page sessions read the role
+    afresh at every request and go on."""
     user = await get_user(session, user_id)
-    if user.role == Role.ADMIN and role != Role.ADMIN and await count_admins(session) <= 1:
+    if role == user.role:
+        return user
+    if user.role == Role.ADMIN and len(await _lock_admins(session)) <= 1:
         raise LastAdmin()
     user.role = role
+    await _revoke(session, user.id, now=utcnow())
     return user
 
 
@@ -235,7 +280,7 @@ async def count_users(session: AsyncSession) -> int:
 
 
 async def ensure_admin(
-    session: AsyncSession, *, email: str, password: str | None, name: str
+    session: AsyncSession, *, email: str, password: str | None, name: str, hasher: PasswordHasher
 ) -> tuple[User, bool]:
     """Promote the account with this email, or create it as an admin.
 
@@ -246,7 +291,7 @@ async def ensure_admin(
     if user is None:
         if not password:
             raise Unprocessable("A password is needed to create a new account.")
-        user = await register(session, email=email, password=password, name=name)
+        user = await register(session, email=email, password=password, name=name, hasher=hasher)
         user.role = Role.ADMIN
         return user, True
     user.role = Role.ADMIN
@@ -254,7 +299,7 @@ async def ensure_admin(
         problem = password_problem(password, user_inputs=[email, user.name])
         if problem:
             raise WeakPassword(problem, field="password")
-        user.password_hash = await hash_password(password)
+        user.password_hash = await hasher.hash(password)
     return user, False
 
 
@@ -279,7 +324,7 @@ async def _issue(
     await session.flush()
     return Session(
         user=user,
-        access_token=issue_access_token(config, user.id, now=now),
+        access_token=issue_access_token(config, user.id, session_id=family_id, now=now),
         refresh_token=raw,
         expires_in=int(config.access_ttl.total_seconds()),
     )
@@ -292,9 +337,61 @@ async def _find_refresh_token(session: AsyncSession, raw_token: str) -> RefreshT
     return token
 
 
-async def _revoke_family(session: AsyncSession, family_id: uuid.UUID, *, now: datetime) -> None:
-    await session.execute(
+async def _claim(session: AsyncSession, token_id: uuid.UUID, *, now: datetime) -> bool:
+    """Mark a refresh token used, unless it already is: one conditional UPDATE, which
+    the database grants to one transaction only. On PostgreSQL (READ COMMITTED) a
+    second claimant waits for the first to commit, then finds the row no longer
+    matches; SQLite has one writer at a time."""
+    claimed = await session.scalar(
         update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
+        .where(
+            RefreshToken.id == token_id,
+            RefreshToken.used_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(used_at=now)
+        .returning(RefreshToken.id)
     )
+    return claimed is not None
+
+
+async def _lock_admins(session: AsyncSession) -> Sequence[uuid.UUID]:
+    """The administrators' ids, their rows locked for the rest of the transaction, so
+    that two administrators demoting each other at once cannot both succeed: the
+    second waits, then finds one administrator left. (SQLite: one writer at a time.)"""
+    rows = await session.scalars(
+        select(User.id).where(User.role == Role.ADMIN).with_for_update(key_share=True)
+    )
+    return rows.all()
+
+
+async def _lock_sign_ins(session: AsyncSession, user_id: uuid.UUID) -> User:
+    """Lock the user's row for the rest of the transaction, as every rotation and
+    revocation of their refresh tokens does first. Without it, on PostgreSQL a
+    revocation reads the family as it was when its UPDATE began and misses the
+    token that a refresh in flight is adding, which then outlives the sign-out.
+    (SQLite has one writer at a time and needs no lock.)"""
+    user: User | None = await session.scalar(
+        select(User).where(User.id == user_id).with_for_update(key_share=True)
+    )
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+async def _revoke(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    family_id: uuid.UUID | None = None,
+    now: datetime,
+) -> None:
+    """End one of the user's sign-ins (the refresh-token family ``family_id``), or
+    all of them; their access tokens stop working at once (see ``get_viewer``)."""
+    await _lock_sign_ins(session, user_id)
+    revoked = update(RefreshToken).where(
+        RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)
+    )
+    if family_id is not None:
+        revoked = revoked.where(RefreshToken.family_id == family_id)
+    await session.execute(revoked.values(revoked_at=now))

@@ -37,10 +37,21 @@ class TokenConfig:
         )
 
 
-def issue_access_token(config: TokenConfig, user_id: uuid.UUID, *, now: datetime) -> str:
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    # The sign-in (refresh-token family) the token was issued to; checked at every
+    # request, so that signing out ends the token at once.
+    session_id: uuid.UUID
+
+
+def issue_access_token(
+    config: TokenConfig, user_id: uuid.UUID, *, session_id: uuid.UUID, now: datetime
+) -> str:
     claims = {
         "iss": ISSUER,
         "sub": str(user_id),
+        "sid": str(session_id),
         "typ": ACCESS,
         "iat": int(now.timestamp()),
         "exp": int((now + config.access_ttl).timestamp()),
@@ -49,15 +60,16 @@ def issue_access_token(config: TokenConfig, user_id: uuid.UUID, *, now: datetime
     return jwt.encode(claims, config.key, algorithm=ALGORITHM)
 
 
-def read_access_token(config: TokenConfig, token: str) -> uuid.UUID:
-    """The user id of a valid access token; TokenError for anything else."""
+def read_access_token(config: TokenConfig, token: str) -> AccessClaims:
+    """Who a valid access token speaks for, and in which sign-in; TokenError for
+    anything else, including a token without a sign-in."""
     try:
         claims = jwt.decode(
             token,
             config.key,
             algorithms=[ALGORITHM],  # never "none", never what the token claims
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "iss"]},
+            options={"require": ["exp", "iat", "sub", "sid", "iss"]},
         )
     except jwt.ExpiredSignatureError as error:
         raise TokenError("The access token has expired.", expired=True) from error
@@ -66,8 +78,8 @@ def read_access_token(config: TokenConfig, token: str) -> uuid.UUID:
     if claims.get("typ") != ACCESS:
         raise TokenError("The access token is not valid.")
     try:
-        return uuid.UUID(claims["sub"])
-    except (ValueError, TypeError) as error:
+        return AccessClaims(uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"])))
+    except ValueError as error:
         raise TokenError("The access token is not valid.") from error
 
 

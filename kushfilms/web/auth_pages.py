@@ -8,10 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.accounts import service as accounts
 from kushfilms.accounts import sessions
+from kushfilms.accounts.deps import Hasher
 from kushfilms.accounts.schemas import normalize_email
+from kushfilms.accounts.signin import sign_in
 from kushfilms.db import DbSession, ReadSession
 from kushfilms.errors import KushError
 from kushfilms.kit.pagination import PageRequest
+from kushfilms.kit.text import Name, SingleLine
 from kushfilms.media import watching
 from kushfilms.models import User
 from kushfilms.notify import EmailKind, queue_email
@@ -20,7 +23,8 @@ from kushfilms.web.deps import CheckedForm, PageUser, PageViewer, Templates
 from kushfilms.web.templating import Pages
 
 router = APIRouter(include_in_schema=False)
-Text = Annotated[str, Form(max_length=1024)]
+Text = Annotated[SingleLine, Form(max_length=1024)]
+NameText = Annotated[Name, Form(max_length=1024)]
 
 
 def safe_next(target: str | None) -> str:
@@ -77,6 +81,7 @@ async def login(
     request: Request,
     session: DbSession,
     pages: Templates,
+    hasher: Hasher,
     email: Text = "",
     password: Text = "",
     next: Text = "/",
@@ -97,19 +102,18 @@ async def login(
             errors=errors,
             status_code=422,
         )
-    normalized = normalize_email(email)
-    settings = request.app.state.settings
     try:
-        await _limiter(request).enforce(
-            settings.login_limit,
-            "login",
-            client_ip(request),
-            normalized,
-            message="Too many sign-in attempts.",
+        user = await sign_in(
+            session,
+            _limiter(request),
+            request.app.state.settings,
+            address=client_ip(request),
+            email=normalize_email(email),
+            password=password,
+            hasher=hasher,
         )
-        user = await accounts.authenticate(session, email=normalized, password=password)
     except KushError as error:
-        return pages.render(
+        refused = pages.render(
             request,
             "login.html",
             viewer=None,
@@ -118,6 +122,8 @@ async def login(
             errors={"form": error.detail},
             status_code=error.status,
         )
+        refused.headers.update(error.headers)  # Retry-After, when limited
+        return refused
     token = await sessions.open_session(
         session, user, user_agent=request.headers.get("user-agent", "")
     )
@@ -136,7 +142,8 @@ async def register(
     request: Request,
     session: DbSession,
     pages: Templates,
-    name: Text = "",
+    hasher: Hasher,
+    name: NameText = "",
     email: Text = "",
     password: Text = "",
     next: Text = "/",
@@ -159,7 +166,11 @@ async def register(
                 message="Too many accounts created from this address.",
             )
             user = await accounts.register(
-                session, email=normalize_email(email), password=password, name=name.strip()
+                session,
+                email=normalize_email(email),
+                password=password,
+                name=name.strip(),
+                hasher=hasher,
             )
         except KushError as error:
             errors[error.extra.get("field", "form")] = error.detail
@@ -242,7 +253,7 @@ async def update_profile(
     user: PageUser,
     session: DbSession,
     pages: Templates,
-    name: Text = "",
+    name: NameText = "",
     email: Text = "",
 ) -> Response:
     form = {"name": name, "email": email}
@@ -272,12 +283,21 @@ async def change_password(
     user: PageUser,
     session: DbSession,
     pages: Templates,
+    hasher: Hasher,
     current_password: Text = "",
     new_password: Text = "",
 ) -> Response:
     me = await accounts.get_user(session, user.id)
     try:
-        await accounts.change_password(session, me, current=current_password, new=new_password)
+        # Everywhere else signs out; this browser stays signed in.
+        await accounts.change_password(
+            session,
+            me,
+            current=current_password,
+            new=new_password,
+            hasher=hasher,
+            keep_web_session=request.cookies.get(sessions.COOKIE),
+        )
     except KushError as error:
         return await _account_page(
             request,
@@ -287,6 +307,4 @@ async def change_password(
             errors={error.extra.get("field", "password_form"): error.detail},
             status_code=422,
         )
-    # Everywhere else signs out; this browser stays signed in.
-    await sessions.close_other_sessions(session, me, keep=request.cookies.get(sessions.COOKIE))
     return RedirectResponse("/account?saved=password", status_code=303)

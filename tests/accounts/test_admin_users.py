@@ -1,8 +1,12 @@
+import asyncio
+import uuid
 from typing import Any
 
 import httpx
 
-from tests.conftest import register
+from kushfilms.accounts import service
+from kushfilms.db import transaction
+from tests.conftest import PASSWORD, Backend, bearer, register
 
 
 async def test_user_administration_needs_an_admin(
@@ -44,7 +48,7 @@ async def test_admins_list_and_search_users(
     assert "password_hash" not in everyone.text
 
 
-async def test_a_promoted_user_is_an_admin_at_once(
+async def test_a_promoted_user_is_an_admin_once_signed_in_again(
     client: httpx.AsyncClient, admin: dict[str, Any], viewer: dict[str, Any]
 ) -> None:
     response = await client.put(
@@ -53,10 +57,17 @@ async def test_a_promoted_user_is_an_admin_at_once(
         headers=admin["headers"],
     )
     with_old_token = await client.get("/api/admin/users", headers=viewer["headers"])
+    signed_in = await client.post(
+        "/api/auth/login", json={"email": viewer["user"]["email"], "password": PASSWORD}
+    )
+    with_new_token = await client.get(
+        "/api/admin/users", headers=bearer(signed_in.json()["access_token"])
+    )
 
     assert response.status_code == 200
     assert response.json()["role"] == "ADMIN"
-    assert with_old_token.status_code == 200
+    assert with_old_token.status_code == 401
+    assert with_new_token.status_code == 200
 
 
 async def test_a_demoted_admin_loses_access_at_once(
@@ -65,14 +76,20 @@ async def test_a_demoted_admin_loses_access_at_once(
     await client.put(
         f"/api/admin/users/{viewer['user']['id']}", json={"role": "ADMIN"}, headers=admin["headers"]
     )
+    promoted = await client.post(
+        "/api/auth/login", json={"email": viewer["user"]["email"], "password": PASSWORD}
+    )
 
     demote = await client.put(
-        f"/api/admin/users/{admin['user']['id']}", json={"role": "USER"}, headers=viewer["headers"]
+        f"/api/admin/users/{admin['user']['id']}",
+        json={"role": "USER"},
+        headers=bearer(promoted.json()["access_token"]),
     )
     after = await client.get("/api/admin/users", headers=admin["headers"])
 
     assert demote.status_code == 200
-    assert after.status_code == 403
+    assert after.status_code == 401
+    assert after.json()["error"]["code"] == "invalid_token"
 
 
 async def test_the_last_admin_cannot_be_demoted(
@@ -105,3 +122,43 @@ async def test_role_changes_are_validated(
     assert unknown_user.json()["error"]["code"] == "user_not_found"
     assert bad_role.status_code == 422
     assert bad_id.status_code == 422
+
+
+async def test_two_administrators_demoting_each_other_at_once_leave_one(
+    client: httpx.AsyncClient, client_from: Any, env: Backend
+) -> None:
+    """Each checks that another administrator remains; on PostgreSQL both checks ran
+    before either demotion committed until the administrators' rows were locked."""
+    first, second = [await _another_admin(client, env, name) for name in ("Ann", "Bob")]
+    racers = [client_from("198.51.100.1"), client_from("198.51.100.2")]
+
+    responses = await asyncio.gather(
+        racers[0].put(
+            f"/api/admin/users/{second['user']['id']}", json={"role": "USER"}, **first["kw"]
+        ),
+        racers[1].put(
+            f"/api/admin/users/{first['user']['id']}", json={"role": "USER"}, **second["kw"]
+        ),
+    )
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses[0] == 200, [r.text for r in responses]
+    assert statuses[1] in (401, 409)  # signed out by the demotion, or the last admin
+    async with transaction(env.app.state.db.writer) as session:
+        assert await service.count_admins(session) == 1
+
+
+async def _another_admin(client: httpx.AsyncClient, env: Backend, name: str) -> dict[str, Any]:
+    email = f"{name.lower()}-{uuid.uuid4().hex[:6]}@example.com"
+    async with transaction(env.app.state.db.writer) as session:
+        await service.ensure_admin(
+            session,
+            email=email,
+            password=PASSWORD,
+            name=name,
+            hasher=env.app.state.password_hasher,
+        )
+    response = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return {**body, "kw": {"headers": bearer(body["access_token"])}}

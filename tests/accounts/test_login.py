@@ -2,8 +2,8 @@ from typing import Any
 
 import httpx
 import pytest
+from pwdlib.hashers.argon2 import Argon2Hasher
 
-from kushfilms.accounts import passwords
 from tests.conftest import PASSWORD, bearer, register
 
 
@@ -42,29 +42,26 @@ async def test_wrong_password_and_unknown_email_look_the_same(client: httpx.Asyn
 async def test_unknown_email_costs_one_password_verification_too(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Equal work on both paths is what makes their timing equal."""
+    """Equal work on both paths is what makes their timing equal: one verification
+    each, by the app's one hasher, against hashes of the same cost."""
     await register(client, email="kim@example.com")
-    verifications: list[str] = []
-    real_verify = passwords._hasher.verify
-    real_verify_and_update = passwords._hasher.verify_and_update
+    verified: list[tuple[Argon2Hasher, str]] = []
+    real_verify = Argon2Hasher.verify
 
-    def counting_verify(password: str, hash: str) -> bool:
-        verifications.append("verify")
-        return real_verify(password, hash)
+    def recording_verify(self: Argon2Hasher, password: str | bytes, hash: str | bytes) -> bool:
+        verified.append((self, str(hash).split("$")[3]))  # m=…,t=…,p=…
+        return real_verify(self, password, hash)
 
-    def counting_verify_and_update(password: str, hash: str) -> Any:
-        verifications.append("verify")
-        return real_verify_and_update(password, hash)
-
-    monkeypatch.setattr(passwords._hasher, "verify", counting_verify)
-    monkeypatch.setattr(passwords._hasher, "verify_and_update", counting_verify_and_update)
+    monkeypatch.setattr(Argon2Hasher, "verify", recording_verify)
 
     await client.post("/api/auth/login", json={"email": "kim@example.com", "password": "nope-nope"})
-    after_wrong_password = len(verifications)
+    after_wrong_password = len(verified)
     await client.post("/api/auth/login", json={"email": "who@example.com", "password": "nope-nope"})
 
     assert after_wrong_password == 1
-    assert len(verifications) == 2
+    [(known_by, known_cost), (unknown_by, unknown_cost)] = verified
+    assert unknown_by is known_by
+    assert unknown_cost == known_cost
 
 
 async def test_login_is_limited_per_address_and_email(
@@ -94,6 +91,55 @@ async def test_login_is_limited_per_address_and_email(
         "/api/auth/login", json={"email": "eve@example.com", "password": PASSWORD}
     )
     assert elsewhere.status_code == 200
+
+
+async def test_failed_sign_ins_are_limited_per_address_across_emails(
+    client: httpx.AsyncClient, client_from: Any
+) -> None:
+    """Password spraying: one common password tried on many accounts from one address."""
+    await register(client, email="real@example.com")
+
+    statuses = [
+        (
+            await client.post(
+                "/api/auth/login",
+                json={"email": f"target-{n}@example.com", "password": "Summer2026!"},
+            )
+        ).status_code
+        for n in range(30)
+    ]
+    right_password = await client.post(
+        "/api/auth/login", json={"email": "real@example.com", "password": PASSWORD}
+    )
+    elsewhere = await client_from("198.51.100.7").post(
+        "/api/auth/login", json={"email": "real@example.com", "password": PASSWORD}
+    )
+
+    assert statuses == [401] * 20 + [429] * 10
+    assert right_password.status_code == 429
+    assert right_password.json()["error"]["code"] == "rate_limited"
+    assert "failed sign-ins from this address" in right_password.json()["error"]["message"]
+    assert 1 <= int(right_password.headers["retry-after"]) <= 600
+    assert elsewhere.status_code == 200
+
+
+async def test_successful_sign_ins_do_not_count_as_failures(client_of_app: Any) -> None:
+    limited = await client_of_app(rate_limit_login_failures_per_address="2/hour")
+    await register(limited, email="often@example.com")
+    right = {"email": "often@example.com", "password": PASSWORD}
+
+    successes = [(await limited.post("/api/auth/login", json=right)).status_code for _ in range(4)]
+    failures = [
+        (
+            await limited.post(
+                "/api/auth/login", json={"email": f"who-{n}@example.com", "password": "nope-nope"}
+            )
+        ).status_code
+        for n in range(3)
+    ]
+
+    assert successes == [200] * 4
+    assert failures == [401, 401, 429]
 
 
 async def test_registration_is_limited_per_address(client_of_app: Any) -> None:

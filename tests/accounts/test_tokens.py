@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from kushfilms.accounts.tokens import (
+    AccessClaims,
     TokenConfig,
     TokenError,
     issue_access_token,
@@ -110,8 +111,12 @@ async def test_an_expired_refresh_token_is_refused(client: httpx.AsyncClient, en
 
 async def test_an_expired_access_token_is_refused(client: httpx.AsyncClient, env: Backend) -> None:
     session = await register(client)
+    current = read_access_token(config_of(env), session["access_token"])
     stale = issue_access_token(
-        config_of(env), uuid.UUID(session["user"]["id"]), now=utcnow() - timedelta(minutes=16)
+        config_of(env),
+        current.user_id,
+        session_id=current.session_id,
+        now=utcnow() - timedelta(minutes=16),
     )
 
     response = await client.get("/api/auth/me", headers=bearer(stale))
@@ -156,7 +161,7 @@ async def test_forged_access_tokens_are_refused(
 
 
 async def test_a_token_outlives_no_deleted_account(client: httpx.AsyncClient, env: Backend) -> None:
-    token = issue_access_token(config_of(env), uuid.uuid4(), now=utcnow())
+    token = issue_access_token(config_of(env), uuid.uuid4(), session_id=uuid.uuid4(), now=utcnow())
 
     response = await client.get("/api/auth/me", headers=bearer(token))
 
@@ -166,16 +171,23 @@ async def test_a_token_outlives_no_deleted_account(client: httpx.AsyncClient, en
 
 def test_tokens_from_another_purpose_or_issuer_are_refused() -> None:
     config = TokenConfig(b"k" * 32, timedelta(minutes=15), timedelta(days=30))
-    user_id = uuid.uuid4()
+    user_id, session_id = uuid.uuid4(), uuid.uuid4()
     now = utcnow()
-    good = issue_access_token(config, user_id, now=now)
+    good = issue_access_token(config, user_id, session_id=session_id, now=now)
     claims = jwt.decode(good, config.key, algorithms=["HS256"], issuer="kushfilms")
-    assert read_access_token(config, good) == user_id
+    assert read_access_token(config, good) == AccessClaims(user_id, session_id)
 
-    for changed in ({"typ": "refresh"}, {"iss": "someone-else"}, {"sub": "not-a-uuid"}):
+    for changed in (
+        {"typ": "refresh"},
+        {"iss": "someone-else"},
+        {"sub": "not-a-uuid"},
+        {"sid": "not-a-uuid"},
+        {"sid": 7},
+    ):
         token = jwt.encode({**claims, **changed}, config.key, algorithm="HS256")
         with pytest.raises(TokenError):
             read_access_token(config, token)
-    missing_exp = {k: v for k, v in claims.items() if k != "exp"}
-    with pytest.raises(TokenError):
-        read_access_token(config, jwt.encode(missing_exp, config.key, algorithm="HS256"))
+    for missing in ("exp", "sid"):
+        without = {k: v for k, v in claims.items() if k != missing}
+        with pytest.raises(TokenError):
+            read_access_token(config, jwt.encode(without, config.key, algorithm="HS256"))

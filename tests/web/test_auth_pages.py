@@ -93,6 +93,7 @@ async def test_signing_in_and_out(client: httpx.AsyncClient) -> None:
     token = await form_token(client, "/logout")
     out = await client.post("/logout", data={"csrf_token": token})
     after = await client.get("/account")
+    api_after = await client.get("/api/auth/me")
 
     assert wrong.status_code == 401
     assert "The email or password is wrong." in wrong.text
@@ -102,6 +103,32 @@ async def test_signing_in_and_out(client: httpx.AsyncClient) -> None:
     assert out.status_code == 303
     assert after.status_code == 303
     assert after.headers["location"] == "/login?next=/account"
+    assert api_after.status_code == 401  # the page's scripts are signed out too
+
+
+async def test_the_sign_in_page_limits_failures_per_address(
+    client: httpx.AsyncClient, client_from: Any
+) -> None:
+    await register(client, email="afua@example.com")
+    token = await form_token(client, "/login")
+
+    def attempt(email: str, password: str) -> dict[str, str]:
+        return {"email": email, "password": password, "csrf_token": token}
+
+    sprayed = [
+        await client.post("/login", data=attempt(f"target-{n}@example.com", "Summer2026!"))
+        for n in range(30)
+    ]
+    right_password = await client.post("/login", data=attempt("afua@example.com", PASSWORD))
+    elsewhere = await sign_in(client_from("198.51.100.7"), "afua@example.com")
+
+    assert [response.status_code for response in sprayed] == [401] * 20 + [429] * 10
+    assert right_password.status_code == 429
+    assert "Too many failed sign-ins from this address." in right_password.text
+    assert 'value="afua@example.com"' in right_password.text
+    assert 1 <= int(right_password.headers["retry-after"]) <= 600
+    assert "kf_session" not in right_password.headers.get("set-cookie", "")
+    assert elsewhere.status_code == 303
 
 
 async def test_sign_in_goes_back_where_you_were_and_only_there(
@@ -190,6 +217,40 @@ async def test_changing_details_and_password(client: httpx.AsyncClient) -> None:
     assert "Kwame A." in page.text
     assert old.status_code == 401
     assert new.status_code == 200
+
+
+async def test_a_password_change_signs_out_everywhere_else_at_once(
+    client: httpx.AsyncClient, client_from: Any
+) -> None:
+    app = await register(client, email="efua@example.com")
+    other_browser = client_from("198.51.100.7")
+    await sign_in(other_browser, "efua@example.com")
+    await sign_in(client, "efua@example.com")
+
+    changed = await client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "another-long-passphrase",
+            "csrf_token": await form_token(client, "/account"),
+        },
+    )
+    app_token = await client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {app['access_token']}"}
+    )
+    app_refresh = await client.post(
+        "/api/auth/refresh", json={"refresh_token": app["refresh_token"]}
+    )
+    elsewhere = await other_browser.get("/account")
+    here = await client.get("/account")
+
+    assert changed.status_code == 303
+    assert app_token.status_code == 401
+    assert app_token.json()["error"]["message"] == "This session has been signed out."
+    assert app_refresh.status_code == 401
+    assert elsewhere.status_code == 303
+    assert elsewhere.headers["location"] == "/login?next=/account"
+    assert here.status_code == 200
 
 
 async def test_the_page_session_works_for_the_api_only_with_the_csrf_header(
