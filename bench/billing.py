@@ -71,7 +71,7 @@ from bench.install import (
     wait_for_port,
 )
 from bench.playback import percentile
-from kushfilms.accounts.passwords import hash_password
+from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.billing import service as billing
 from kushfilms.billing.local import PAYS, LocalProvider
 from kushfilms.billing.plans import LEVEL_RANK, RANK, plans_from
@@ -159,7 +159,8 @@ async def seed(settings: Settings, *, viewers: int, free_viewers: int, password:
     jobs = Jobs(settings, all_jobs())  # the emails the checkouts send are queued, as they are
     db = jobs.database()
     try:
-        password_hash = await hash_password(password)  # one hash for all: argon2 is slow
+        # One hash for all: argon2 is slow.
+        password_hash = await PasswordHasher.from_settings(settings).hash(password)
         users = [
             User(
                 email=f"viewer-{n:04d}@bench.example",

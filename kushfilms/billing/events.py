@@ -8,6 +8,12 @@ transaction of their own use ``AsyncSession.run_sync``.
 Order does not matter because subscriptions are not taken from the event but
 fetched as they stand now, and payments only move forward (pending, failed,
 succeeded, refunded). Stripe's webhook and the local checkout both end here.
+
+Concurrency does not matter either: before reading a viewer's subscription or
+payments, an event takes the viewer's row lock (:func:`lock_viewer`), so two
+events of one viewer apply one after the other, the second reading what the
+first wrote, under PostgreSQL's READ COMMITTED. (On SQLite the write
+transaction, begun IMMEDIATE, already holds the database's only write lock.)
 """
 
 import logging
@@ -16,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -70,16 +76,37 @@ _RECORD_EVENT = {
     .on_conflict_do_nothing(index_elements=["id"])
     for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
+# Read after the viewer's lock is taken, and read afresh: what the session held from
+# before the lock may be what another transaction has changed since.
 _CUSTOMER = (
     select(User, Subscription)
     .outerjoin(Subscription, Subscription.user_id == User.id)
     .where(User.stripe_customer_id == bindparam("customer"))
+    .execution_options(populate_existing=True)
 )
-_PAYMENT = select(Payment).where(
-    or_(
-        Payment.provider_payment_id == bindparam("invoice"),
-        Payment.provider_charge_id.in_(bindparam("refs", expanding=True)),
+_SUBSCRIPTION = (
+    select(Subscription)
+    .where(Subscription.user_id == bindparam("user_id"))
+    .execution_options(populate_existing=True)
+)
+# FOR NO KEY UPDATE: rows that merely refer to the viewer (their history, their
+# streams) can still be written meanwhile.
+_LOCK_CUSTOMER = (
+    select(User.id)
+    .where(User.stripe_customer_id == bindparam("customer"))
+    .with_for_update(key_share=True)
+)
+_LOCK_USER = select(User.id).where(User.id == bindparam("id")).with_for_update(key_share=True)
+LIVE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+_PAYMENT = (
+    select(Payment)
+    .where(
+        or_(
+            Payment.provider_payment_id == bindparam("invoice"),
+            Payment.provider_charge_id.in_(bindparam("refs", expanding=True)),
+        )
     )
+    .execution_options(populate_existing=True)
 )
 
 
@@ -193,15 +220,34 @@ def _record_event(session: Session, prepared: Prepared) -> bool:
 def _link_customer(session: Session, data: dict[str, Any]) -> None:
     """A completed checkout ties the customer to the viewer who started it."""
     customer = data.get("customer")
-    reference = data.get("client_reference_id")
-    if not customer or not reference:
+    user_id = _uuid(data.get("client_reference_id"))
+    if not customer or user_id is None:
         return
-    try:
-        user = session.get(User, uuid.UUID(str(reference)))
-    except ValueError:
-        user = None
+    _lock(session, _LOCK_USER, {"id": user_id})
+    user = session.get(User, user_id, populate_existing=True)
     if user is not None and user.stripe_customer_id is None:
         user.stripe_customer_id = str(customer)
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def lock_viewer(session: Session, user_id: uuid.UUID) -> Subscription | None:
+    """Hold the viewer's row until the transaction ends, so that their billing changes
+    happen one at a time; returns their subscription as it stands once the lock is held."""
+    _lock(session, _LOCK_USER, {"id": user_id})
+    return session.scalar(_SUBSCRIPTION, {"user_id": user_id})
+
+
+def _lock(session: Session, statement: Select[Any], params: dict[str, Any]) -> None:
+    # SQLite has no row locks: its write transactions run one at a time anyway.
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        connection.execute(statement, params)
 
 
 @dataclass(slots=True)
@@ -216,6 +262,7 @@ def _customer(session: Session, customer: str) -> _Customer | None:
     known: dict[str, _Customer] = session.info.setdefault(_CUSTOMERS, {})
     found = known.get(customer)
     if found is None and customer:
+        _lock(session, _LOCK_CUSTOMER, {"customer": customer})
         row = session.execute(_CUSTOMER, {"customer": customer}).first()
         if row is not None:
             found = known[customer] = _Customer(row[0], row[1])
@@ -231,16 +278,12 @@ def _subscriber(session: Session, remote: ProviderSubscription) -> _Customer | N
     """The viewer a provider's subscription belongs to: by its customer, or else by
     the viewer id we put in its metadata at checkout."""
     found = _customer(session, remote.customer)
-    if found is not None or not remote.user_id:
+    user_id = _uuid(remote.user_id)
+    if found is not None or user_id is None:
         return found
-    try:
-        user = session.get(User, uuid.UUID(remote.user_id))
-    except ValueError:
-        return None
-    if user is None:
-        return None
-    held = session.scalar(select(Subscription).where(Subscription.user_id == user.id))
-    return _Customer(user, held)
+    held = lock_viewer(session, user_id)
+    user = session.get(User, user_id)
+    return _Customer(user, held) if user is not None else None
 
 
 def _offer(settings: Settings, price_id: str) -> PlanOffer:
@@ -452,11 +495,13 @@ def record_refund(session: Session, data: dict[str, Any]) -> Payment | None:
         return None  # a partial refund: the payment stands
     refs = [str(data["id"])] + ([str(data["payment_intent"])] if data.get("payment_intent") else [])
     invoice = data.get("invoice")
+    customer = str(data.get("customer") or "")
+    _lock(session, _LOCK_CUSTOMER, {"customer": customer})  # before the payment is read
     payment: Payment | None = session.scalar(
         _PAYMENT, {"invoice": str(invoice) if invoice else None, "refs": refs}
     )
     if payment is None:
-        user = user_of_customer(session, str(data.get("customer") or ""))
+        user = user_of_customer(session, customer)
         if user is None:
             log.warning("Charge %s belongs to no viewer here; ignored", data.get("id"))
             return None

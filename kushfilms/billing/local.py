@@ -11,17 +11,23 @@ boundary differs. Test cards, as on Stripe:
 - 4000 0000 0000 0002: declined.
 
 Renewals happen in the worker's housekeeping (:func:`renew_due`).
+
+Each change to a record reads it under a row lock (``SELECT ... FOR UPDATE``),
+so that two at once (a checkout paid twice, two upgrades, a cancellation during
+a renewal) happen one after the other, the second seeing what the first did.
 """
 
 import calendar
-import copy
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -70,10 +76,24 @@ def _unix(moment: datetime) -> int:
 _RECORD = select(LocalPaymentObject.kind, LocalPaymentObject.data).where(
     LocalPaymentObject.id == bindparam("id")
 )
+_LOCKED_RECORD = _RECORD.with_for_update()
+# A renewal passes over a subscription that another worker (or its viewer) is changing.
+_CLAIMED_RECORD = _RECORD.with_for_update(skip_locked=True)
+_SUBSCRIPTIONS = (
+    select(LocalPaymentObject.id, LocalPaymentObject.data)
+    .where(LocalPaymentObject.kind == "subscription")
+    .order_by(LocalPaymentObject.id)
+)
+_NEW_RECORD = {
+    dialect: insert(LocalPaymentObject).on_conflict_do_nothing(index_elements=["id"])
+    for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
 
 
-def _record(session: Session, object_id: str, kind: str) -> dict[str, Any]:
-    found = session.execute(_RECORD, {"id": object_id}).first()
+def _record(
+    session: Session, object_id: str, kind: str, statement: Select[Any] = _RECORD
+) -> dict[str, Any]:
+    found = session.execute(statement, {"id": object_id}).first()
     if found is None or found.kind != kind:
         raise NotFound(f"No such {kind.replace('_', ' ')}.")
     data: dict[str, Any] = found.data
@@ -90,6 +110,20 @@ def prepare_in(session: Session, event: dict[str, Any]) -> events.Prepared:
     return events.Prepared(event, ProviderSubscription.from_stripe(record))
 
 
+def _claim(session: Session, object_id: str) -> dict[str, Any] | None:
+    found = session.execute(_CLAIMED_RECORD, {"id": object_id}).first()
+    data: dict[str, Any] | None = None if found is None else found.data
+    return data
+
+
+def _is_due(data: dict[str, Any], now: datetime) -> bool:
+    """Whether a subscription's period is over and it is to be renewed (or ended) now."""
+    item = data["items"]["data"][0]
+    if data["status"] in ("canceled", "unpaid") or item["current_period_end"] > _unix(now):
+        return False
+    return not (data["status"] == "past_due" and data.get("retry_at", 0) > _unix(now))
+
+
 @dataclass
 class LocalProvider:
     """The provider interface over this database; works inside the caller's transaction."""
@@ -98,8 +132,10 @@ class LocalProvider:
     settings: Settings
 
     # --- records -------------------------------------------------------------------
-    async def _get(self, object_id: str, kind: str) -> dict[str, Any]:
-        return await self.session.run_sync(_record, object_id, kind)
+    async def _get(self, object_id: str, kind: str, *, lock: bool = False) -> dict[str, Any]:
+        """The record; with ``lock``, held until the transaction ends (to be changed)."""
+        statement = _LOCKED_RECORD if lock else _RECORD
+        return await self.session.run_sync(_record, object_id, kind, statement)
 
     async def _put(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         found = await self.session.get(LocalPaymentObject, data["id"])
@@ -124,15 +160,21 @@ class LocalProvider:
 
     # --- the provider interface ------------------------------------------------------
     async def create_customer(self, *, email: str, name: str, user_id: str) -> str:
+        """The viewer's customer: one per viewer, however many checkouts ask at once
+        (as Stripe's is, by the idempotency key we send it)."""
         customer = {
-            "id": _id("cus"),
+            "id": f"cus_local_{uuid.UUID(user_id).hex}",
             "object": "customer",
             "email": email,
             "name": name,
             "metadata": {"user_id": user_id},
             "created": _unix(utcnow()),
         }
-        await self._put("customer", customer)
+        connection = await self.session.connection()
+        await self.session.execute(
+            _NEW_RECORD[connection.dialect.name],
+            {"id": customer["id"], "kind": "customer", "data": customer},
+        )
         return str(customer["id"])
 
     async def create_checkout(
@@ -170,7 +212,7 @@ class LocalProvider:
     async def set_cancel_at_period_end(
         self, subscription_id: str, cancel: bool
     ) -> ProviderSubscription:
-        data = await self._get(subscription_id, "subscription")
+        data = await self._get(subscription_id, "subscription", lock=True)
         if data["status"] == "canceled":
             raise Conflict("This subscription has ended; start a new one instead.")
         data["cancel_at_period_end"] = cancel
@@ -182,7 +224,7 @@ class LocalProvider:
     async def change_price(
         self, subscription_id: str, price_id: str, *, prorate: bool
     ) -> ProviderSubscription:
-        data = await self._get(subscription_id, "subscription")
+        data = await self._get(subscription_id, "subscription", lock=True)
         item = data["items"]["data"][0]
         old = plans_from(self.settings).by_price(item["price"]["id"])
         new = plans_from(self.settings).by_price(price_id)
@@ -218,10 +260,22 @@ class LocalProvider:
 
     async def complete_checkout(self, checkout_id: str, *, card_number: str) -> str:
         """Pay with a test card: the subscription starts, and the events are told.
-        Returns where to send the viewer (the checkout's success URL)."""
-        checkout = await self.checkout(checkout_id)
+        Returns where to send the viewer (the checkout's success URL).
+
+        The viewer, then the checkout, are locked first: of two payments at once (of
+        one checkout, or of two checkouts of one viewer) the second finds the first
+        paid, and is refused."""
+        found = await self.checkout(checkout_id)
+        held = await self.session.run_sync(
+            events.lock_viewer, uuid.UUID(found["client_reference_id"])
+        )
+        checkout = await self._get(checkout_id, "checkout_session", lock=True)
         if checkout["status"] != "open" or checkout["expires_at"] < _unix(utcnow()):
             raise CheckoutNotOpen()
+        if held is not None and held.status in events.LIVE:
+            raise CheckoutNotOpen(
+                "You already have a subscription: change its plan on your account page instead."
+            )
         card = "".join(card_number.split())
         if card == DECLINED:
             raise CardDeclined()
@@ -307,18 +361,16 @@ class LocalProvider:
         """Roll over every local subscription whose period has ended: renew it (paid
         or failed, by its card), or end it when it was set to cancel. Returns how many."""
         now = utcnow()
-        found = await self.session.scalars(
-            select(LocalPaymentObject).where(LocalPaymentObject.kind == "subscription")
-        )
+        found = await self.session.execute(_SUBSCRIPTIONS)
+        due = [record.id for record in found if _is_due(record.data, now)]
         changed = 0
-        for record in found.all():
-            data = copy.deepcopy(record.data)
-            item = data["items"]["data"][0]
-            if data["status"] in ("canceled", "unpaid") or item["current_period_end"] > _unix(now):
+        for subscription_id in due:
+            # Claimed one by one, and looked at again: another worker may have
+            # renewed it since, or may be renewing it now (then it is not ours).
+            claimed = await self.session.run_sync(_claim, subscription_id)
+            if claimed is None or not _is_due(claimed, now):
                 continue
-            if data["status"] == "past_due" and data.get("retry_at", 0) > _unix(now):
-                continue
-            await self._roll_over(data, now)
+            await self._roll_over(claimed, now)
             changed += 1
         return changed
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.accounts import service as accounts
@@ -18,7 +18,7 @@ from kushfilms.config import Settings
 from kushfilms.errors import Conflict, NotFound, Unprocessable
 from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import Paged, PageRequest, paginate_scalars
-from kushfilms.models import Payment, Plan, Subscription, SubscriptionStatus, User
+from kushfilms.models import Payment, Plan, Subscription, User
 
 
 class AlreadySubscribed(Conflict):
@@ -66,10 +66,7 @@ def _is_local_id(customer: str | None) -> bool:
 
 def is_live(subscription: Subscription | None) -> bool:
     """Still running at the provider: something to cancel, resume or change."""
-    return subscription is not None and subscription.status in (
-        SubscriptionStatus.ACTIVE,
-        SubscriptionStatus.PAST_DUE,
-    )
+    return subscription is not None and subscription.status in events.LIVE
 
 
 async def start_checkout(
@@ -87,20 +84,36 @@ async def start_checkout(
         raise AlreadySubscribed()
     # The viewer as this transaction sees them, so that the new customer is kept.
     user = await accounts.get_user(session, user.id)
-    # A customer of the local checkout means nothing to Stripe: make a real one.
-    stale = isinstance(provider, StripeProvider) and _is_local_id(user.stripe_customer_id)
-    if user.stripe_customer_id is None or stale:
-        user.stripe_customer_id = await provider.create_customer(
-            email=user.email, name=user.name, user_id=str(user.id)
-        )
-        await session.flush()
     return await provider.create_checkout(
-        customer=user.stripe_customer_id,
+        customer=await _customer_of(session, provider, user),
         price_id=offer.price_id,
         user_id=str(user.id),
         success_url=f"{base_url}/account/subscription?checkout=complete",
         cancel_url=f"{base_url}/pricing?checkout=canceled",
     )
+
+
+async def _customer_of(session: AsyncSession, provider: PaymentProvider, user: User) -> str:
+    """The viewer's customer at the provider, made at their first checkout.
+
+    Of first checkouts started at once, the first to record its customer wins and
+    the others take that one (both providers make one customer per viewer anyway:
+    Stripe by the idempotency key, the local checkout by the viewer's id)."""
+    held = user.stripe_customer_id
+    # A customer of the local checkout means nothing to Stripe: make a real one.
+    stale = isinstance(provider, StripeProvider) and _is_local_id(held)
+    if held is not None and not stale:
+        return held
+    made = await provider.create_customer(email=user.email, name=user.name, user_id=str(user.id))
+    await session.execute(
+        update(User)
+        .where(User.id == user.id, User.stripe_customer_id == held)
+        .values(stripe_customer_id=made)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(user, ["stripe_customer_id"])  # ours, or the winner's
+    assert user.stripe_customer_id is not None
+    return user.stripe_customer_id
 
 
 async def _live(session: AsyncSession, user: User) -> Subscription:

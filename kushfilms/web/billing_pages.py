@@ -188,6 +188,7 @@ async def pay_local_checkout(
             errors["card_number"] = error.detail
         except CheckoutNotOpen as error:
             await session.rollback()
+            checkout = await local.checkout(checkout_id)  # as the payment that won left it
             errors["form"] = error.detail
             return _checkout_page(
                 request, pages, user, checkout, errors=errors, status_code=error.status

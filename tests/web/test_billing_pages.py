@@ -1,5 +1,6 @@
 """Plans, the local checkout and the subscription page, as a viewer's browser uses them."""
 
+import asyncio
 import html
 import re
 import uuid
@@ -226,6 +227,40 @@ async def test_the_test_card_subscribes_and_lands_on_the_subscription_page(
     token = await form_token(client, path)
     replay = await post_form(client, path, token, **card())
     assert replay.status_code == 409
+
+
+async def test_one_checkout_paid_from_many_tabs_at_once_is_charged_and_counted_once(
+    client: httpx.AsyncClient, client_from: Any, admin: dict[str, Any]
+) -> None:
+    await signed_in_viewer(client)
+    path = await start_checkout(client, "PREMIUM")
+    tabs = [client_from(f"203.0.113.{40 + tab}") for tab in range(8)]
+    for tab in tabs:
+        tab.cookies = httpx.Cookies(client.cookies)
+    tokens = [await form_token(tab, path) for tab in tabs]
+
+    paid = await asyncio.gather(
+        *(post_form(tab, path, token, **card()) for tab, token in zip(tabs, tokens, strict=True))
+    )
+
+    assert sorted(response.status_code for response in paid) == [303] + [409] * 7
+    refused = [response.text for response in paid if response.status_code == 409]
+    assert all('data-testid="checkout-closed"' in page for page in refused)
+    text = (await client.get("/account/subscription")).text
+    assert re.findall(r'<tr data-testid="payment" data-status="(\w+)">', text) == ["SUCCEEDED"]
+    today = utcnow().date().isoformat()
+    report = await client.get(
+        "/api/admin/analytics/revenue",
+        params={"start": today, "end": today},
+        headers=admin["headers"],
+    )
+    assert report.status_code == 200, report.text
+    figures = report.json()
+    assert (figures["gross_revenue"], figures["revenue"], figures["new_subscriptions"]) == (
+        499,
+        499,
+        1,
+    )
 
 
 async def test_someone_elses_checkout_is_not_found(
