@@ -21,6 +21,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
@@ -28,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from ua_parser import parse as parse_user_agent
 
 from kushfilms.billing.access import entitlement_for
 from kushfilms.catalog import service as catalog
@@ -45,25 +47,11 @@ DEVICE_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 DEVICE_COOKIE_SECONDS = 400 * 24 * 3600  # the longest browsers keep a cookie
 _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 _LABEL_LENGTH = 255
-_BROWSERS = (
-    ("Edg/", "Edge"),
-    ("OPR/", "Opera"),
-    ("SamsungBrowser/", "Samsung Internet"),
-    ("Firefox/", "Firefox"),
-    ("FxiOS/", "Firefox"),
-    ("CriOS/", "Chrome"),
-    ("Chrome/", "Chrome"),
-    ("Safari/", "Safari"),
-)
-_SYSTEMS = (
-    ("iPhone", "iPhone"),
-    ("iPad", "iPad"),
-    ("Android", "Android"),
-    ("CrOS", "ChromeOS"),
-    ("Windows", "Windows"),
-    ("Mac OS X", "macOS"),
-    ("Linux", "Linux"),
-)
+# ua-parser's names, as people know them on a list of their devices.
+_BROWSER_NAMES = {"Mobile Safari": "Safari", "Mobile Safari UI/WKWebView": "Safari"}
+_SYSTEM_NAMES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS", "iOS": "iPhone"}
+_BROWSER_SUFFIXES = (" Mobile iOS", " Mobile", " iOS")
+_GENERIC_DEVICES = {"Other", "Mac", "Generic Smartphone", "Generic Tablet", "Spider"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,14 +167,26 @@ def api_device(user_agent: str, *, sent: str | None, cookie: str | None) -> Devi
     return Device(chosen, device_label(user_agent))
 
 
+@lru_cache(maxsize=4096)
 def device_label(user_agent: str) -> str:
-    """ "Chrome on Linux" for people choosing which device to stop."""
-    browser = next((name for token, name in _BROWSERS if token in user_agent), None)
-    system = next((name for token, name in _SYSTEMS if token in user_agent), None)
+    """ "Chrome on Linux", "Safari on iPhone", "Chrome on Pixel 8": for people choosing
+    which device to stop (ua-parser's rules; an unknown client by its product token)."""
+    parsed = parse_user_agent(user_agent)
+    browser = system = None
+    if parsed.user_agent is not None and parsed.user_agent.family != "Other":
+        browser = _BROWSER_NAMES.get(parsed.user_agent.family, parsed.user_agent.family)
+        for suffix in _BROWSER_SUFFIXES:
+            browser = browser.removesuffix(suffix)
+    if parsed.device is not None and parsed.device.family not in _GENERIC_DEVICES:
+        system = parsed.device.family
+    elif parsed.os is not None and parsed.os.family != "Other":
+        system = _SYSTEM_NAMES.get(parsed.os.family, parsed.os.family)
+    product = user_agent.split(" ", 1)[0].strip()
+    if browser is not None and parsed.os is not None and browser == parsed.os.family:
+        browser = product.split("/", 1)[0] or None  # an app: no browser, only its system
     named = " on ".join(part for part in (browser, system) if part)
     if named:
-        return named
-    product = user_agent.split(" ", 1)[0].strip()
+        return named[:_LABEL_LENGTH]
     return product[:_LABEL_LENGTH] or "Unknown device"
 
 

@@ -350,7 +350,7 @@ async def test_without_a_device_id_the_user_agent_names_the_device(
     assert first.json()["device_id"] == derived_device_id("KushTV/2.1 (Linux; Android 13)")
     assert refused.status_code == 409
     [device] = refused.json()["error"]["active_devices"]
-    assert device["label"] == "Android"
+    assert device["label"] == "KushTV on Android"
 
 
 async def test_anonymous_viewers_of_free_films_are_not_counted(
@@ -435,7 +435,18 @@ async def test_without_redis_the_database_keeps_the_streams(
             "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.7; rv:133.0) Gecko/20100101 Firefox/133.0",
             "Firefox on macOS",
         ),
+        (
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko)"
+            " Chrome/131.0.0.0 Mobile Safari/537.36",
+            "Chrome on Pixel 8",
+        ),
+        (
+            "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15"
+            " (KHTML, like Gecko) CriOS/126.0.6478.54 Mobile/15E148 Safari/604.1",
+            "Chrome on iPad",
+        ),
         ("KushTV/2.1", "KushTV/2.1"),
+        ("KushTV/2.1 (Linux; Android 13)", "KushTV on Android"),
         ("", "Unknown device"),
     ],
 )
