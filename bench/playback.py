@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from bench.install import (
     ADMIN_EMAIL,
@@ -188,9 +188,8 @@ def gather(port: int, password: str) -> Catalogue:
         for variant in uris(fetch(port, playback["manifest_url"])):
             rung = variant.split("/")[0]
             rungs.add(rung)
-            paths += [
-                f"{folder}/{rung}/{name}" for name in uris(fetch(port, f"{folder}/{variant}"))
-            ]
+            playlist = f"{folder}/{variant}"
+            paths += [urljoin(playlist, name) for name in uris(fetch(port, playlist))]
     return Catalogue(
         free_slugs=[movie["slug"] for movie in movies if movie["access_level"] == "FREE"],
         segment_paths=paths,

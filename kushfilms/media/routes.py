@@ -1,8 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response, UploadFile, status
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, UploadFile, status
 
 from kushfilms.accounts.deps import AdminUser, CurrentUser, OptionalViewer
 from kushfilms.billing import streams
@@ -20,10 +19,17 @@ from kushfilms.config import Settings
 from kushfilms.db import DbSession, ReadSession
 from kushfilms.errors import COMMON_ERRORS, error_responses
 from kushfilms.kit.pagination import Page, PageQuery, to_page
+from kushfilms.kit.text import SingleLine
 from kushfilms.media import playback, watching
 from kushfilms.media import service as media
-from kushfilms.media.delivery import IMMUTABLE, PUBLIC_IMMUTABLE, deliver
-from kushfilms.media.playback import NoSuchMedia
+from kushfilms.media.delivery import (
+    IMMUTABLE,
+    PUBLIC_IMMUTABLE,
+    PUBLIC_PRESIGN_SECONDS,
+    deliver,
+    playlist_response,
+)
+from kushfilms.media.playback import AccessChecks, NoSuchMedia
 from kushfilms.media.schemas import (
     AdminMovieOut,
     AttachVideo,
@@ -37,6 +43,7 @@ from kushfilms.media.schemas import (
     VideoOut,
     admin_movie,
 )
+from kushfilms.media.signing import Scope
 from kushfilms.media.storage import BadKey, Storage
 from kushfilms.models import AccessLevel
 from kushfilms.worker.queue import Jobs
@@ -68,6 +75,14 @@ TIMED: dict[int | str, dict[str, object]] = {
     }
 }
 
+_CHECKED = (
+    "Checked at every fetch against the film as it is now (published, on the same video)"
+    " and the grant's viewer's plan as it is now, an answer kept `KF_PLAYBACK_CHECK_SECONDS`"
+    " (5 s) per viewer and film: 403 `film_unavailable`, `subscription_required` or"
+    " `invalid_media_token` once playback is no longer allowed. The files it names are"
+    " signed for `KF_SEGMENT_URL_SECONDS` only: fetch it again for fresh ones (never cached)."
+)
+
 
 def _file_response(description: str, *types: str) -> dict[int | str, dict[str, object]]:
     return {200: {"description": description, "content": {kind: {} for kind in types}}}
@@ -81,6 +96,11 @@ async def _settings(request: Request) -> Settings:
 async def _storage(request: Request) -> Storage:
     storage: Storage = request.app.state.storage
     return storage
+
+
+async def _checks(request: Request) -> AccessChecks:
+    checks: AccessChecks = request.app.state.playback_checks
+    return checks
 
 
 async def _jobs(request: Request) -> Jobs:
@@ -111,6 +131,7 @@ async def _device(
 AppSettings = Annotated[Settings, Depends(_settings)]
 MediaStorage = Annotated[Storage, Depends(_storage)]
 JobQueue = Annotated[Jobs, Depends(_jobs)]
+PlaybackChecks = Annotated[AccessChecks, Depends(_checks)]
 ViewerDevice = Annotated[Device, Depends(_device)]
 
 
@@ -119,8 +140,8 @@ async def list_movies(
     _: AdminUser,
     session: ReadSession,
     page: PageQuery,
-    search: str | None = None,
-    category: str | None = None,
+    search: Annotated[SingleLine | None, Query(max_length=200)] = None,
+    category: Annotated[SingleLine | None, Query(max_length=100)] = None,
     access_level: AccessLevel | None = None,
     sort: Sort | None = None,
 ) -> Page[AdminMovieOut]:
@@ -232,10 +253,17 @@ async def upload_thumbnail(
     " `too_many_streams`, with `limit` and `active_devices`, when the plan's devices are all"
     " watching; the same device opening any film keeps its session). Progress reports keep"
     " it alive; it lapses after `KF_STREAM_IDLE_SECONDS` without one. 409 `video_not_ready`"
-    " before the video is processed.",
+    " before the video is processed.\n\nThe playlists are checked again at every fetch"
+    " against the film and the viewer's plan as they are then (an answer is kept 5 s,"
+    " `KF_PLAYBACK_CHECK_SECONDS`), and offer only the rungs the plan allows then. The"
+    " segment URLs inside a media playlist work for `segment_url_seconds`"
+    " (`KF_SEGMENT_URL_SECONDS`) after it was fetched: a client fetches the media playlist"
+    " again before they lapse (the site's player does it while it loads segments) or when"
+    " a segment answers 403, and goes on with the fresh URLs. Once the viewer may no longer"
+    " watch, the playlists answer 403 and the segment URLs lapse on their own.",
 )
 async def start_playback(
-    id_or_slug: Annotated[str, Path(max_length=220)],
+    id_or_slug: Annotated[SingleLine, Path(max_length=220)],
     request: Request,
     response: Response,
     viewer: OptionalViewer,
@@ -358,45 +386,120 @@ async def art(
 
 @files_router.get(
     "/{movie_id}/{token}/master.m3u8",
-    summary="The master playlist of a grant: the rungs it opens",
+    summary="The master playlist of a playback grant: the rungs the viewer may watch now",
+    description=_CHECKED,
     response_class=Response,
     responses=_file_response("An HLS master playlist", PLAYLIST),
 )
 async def master_playlist(
-    movie_id: uuid.UUID, token: str, storage: MediaStorage, settings: AppSettings
+    movie_id: uuid.UUID,
+    token: str,
+    session: ReadSession,
+    storage: MediaStorage,
+    settings: AppSettings,
+    checks: PlaybackChecks,
 ) -> Response:
-    grant = playback.check_grant(settings, movie_id, token)
-    text = (await _read(storage, playback.master_key(grant))).decode()
-    return PlainTextResponse(
-        playback.filter_master(text, grant.max_height),
+    grant = playback.check_grant(settings, movie_id, token, Scope.PLAYLISTS)
+    text = await _read(storage, playback.master_key(grant))
+    max_height = await playback.check_access(session, grant, settings, checks)
+    return playlist_response(
+        playback.filter_master(text, max_height),
         media_type=PLAYLIST,
-        headers={"Cache-Control": "private, max-age=60"},
+        cache_control=playback.PLAYLIST_CACHE_CONTROL,
+    )
+
+
+@files_router.get(
+    "/{movie_id}/{token}/thumbs/thumbnails.vtt",
+    summary="The scrub preview index (WebVTT); with object storage, its sprite URLs are"
+    " presigned for minutes",
+    description=_CHECKED,
+    response_class=Response,
+    responses=_file_response("The sprites' WebVTT index", "text/vtt"),
+)
+async def thumbnails_index(
+    movie_id: uuid.UUID,
+    token: str,
+    session: ReadSession,
+    storage: MediaStorage,
+    settings: AppSettings,
+    checks: PlaybackChecks,
+) -> Response:
+    grant = playback.check_grant(settings, movie_id, token, Scope.PLAYLISTS)
+    key = playback.thumbnails_key(grant)
+    text = await _read(storage, key)
+    await playback.check_access(session, grant, settings, checks)
+    signed = playback.sign_files(
+        text, storage=storage, key=key, expires_in=settings.segment_url_seconds
+    )
+    return playlist_response(
+        signed, media_type="text/vtt", cache_control=playback.PLAYLIST_CACHE_CONTROL
     )
 
 
 @files_router.get(
     "/{movie_id}/{token}/thumbs/{name}",
-    summary="Scrub preview sprites and their WebVTT index",
+    summary="A scrub preview sprite, checked like the playlists",
     response_class=Response,
-    responses=_file_response("A sprite sheet or the index", "image/jpeg", "text/vtt"),
+    responses=_file_response("A sprite sheet", "image/jpeg"),
 )
-async def thumbnails(
-    movie_id: uuid.UUID, token: str, name: str, storage: MediaStorage, settings: AppSettings
+async def sprite(
+    movie_id: uuid.UUID,
+    token: str,
+    name: str,
+    session: ReadSession,
+    storage: MediaStorage,
+    settings: AppSettings,
+    checks: PlaybackChecks,
 ) -> Response:
-    grant = playback.check_grant(settings, movie_id, token)
-    key = playback.thumbnail_key(grant, name)
-    if name.endswith(".vtt") and storage.local_path(key) is None:
-        return await _presigned_playlist(storage, key, settings, media_type="text/vtt")
-    return await _deliver_existing(storage, key, settings, IMMUTABLE)
+    grant = playback.check_grant(settings, movie_id, token, Scope.PLAYLISTS)
+    key = playback.sprite_key(grant, name)
+    await playback.check_access(session, grant, settings, checks)
+    return await _deliver_existing(
+        storage, key, settings, IMMUTABLE, expires_in=settings.segment_url_seconds
+    )
+
+
+@files_router.get(
+    "/{movie_id}/{token}/{rung}/index.m3u8",
+    summary="A rung's media playlist, its segment URLs signed for minutes",
+    description=_CHECKED,
+    response_class=Response,
+    responses=_file_response("An HLS media playlist", PLAYLIST),
+)
+async def media_playlist(
+    movie_id: uuid.UUID,
+    token: str,
+    rung: str,
+    session: ReadSession,
+    storage: MediaStorage,
+    settings: AppSettings,
+    checks: PlaybackChecks,
+) -> Response:
+    grant = playback.check_grant(settings, movie_id, token, Scope.PLAYLISTS)
+    key = playback.media_playlist_key(grant, rung)
+    text = await _read(storage, key)  # first: no transaction stays open across the store
+    max_height = await playback.check_access(session, grant, settings, checks)
+    playback.check_rung(rung, max_height)
+    signed = playback.sign_files(
+        text,
+        storage=storage,
+        key=key,
+        expires_in=settings.segment_url_seconds,
+        token=playback.segments_token(grant, max_height, settings),
+    )
+    return playlist_response(
+        signed, media_type=PLAYLIST, cache_control=playback.PLAYLIST_CACHE_CONTROL
+    )
 
 
 @files_router.get(
     "/{movie_id}/{token}/{rung}/{name}",
-    summary="A rung's media playlist, init segment or media segment (Range supported)",
+    summary="A rung's init or media segment (a segments grant's URL; Range supported)",
     response_class=Response,
-    responses=_file_response("The file", PLAYLIST, "video/mp4", "video/iso.segment"),
+    responses=_file_response("The segment", "video/mp4", "video/iso.segment"),
 )
-async def rung_file(
+async def segment(
     movie_id: uuid.UUID,
     token: str,
     rung: str,
@@ -404,39 +507,29 @@ async def rung_file(
     storage: MediaStorage,
     settings: AppSettings,
 ) -> Response:
-    grant = playback.check_grant(settings, movie_id, token)
-    key = playback.rung_key(grant, rung, name)
-    if name.endswith(".m3u8"):
-        if storage.local_path(key) is None:
-            return await _presigned_playlist(storage, key, settings, media_type=PLAYLIST)
-        return await _deliver_existing(storage, key, settings, "private, max-age=60")
-    return await _deliver_existing(storage, key, settings, IMMUTABLE)
+    grant = playback.check_grant(settings, movie_id, token, Scope.SEGMENTS)
+    key = playback.segment_key(grant, rung, name)
+    return await _deliver_existing(
+        storage, key, settings, IMMUTABLE, expires_in=settings.segment_url_seconds
+    )
 
 
-async def _read(storage: Storage, key: str) -> bytes:
+async def _read(storage: Storage, key: str) -> str:
     try:
-        return await storage.get_bytes(key)
+        return (await storage.get_bytes(key)).decode()
     except (FileNotFoundError, BadKey) as error:
         raise NoSuchMedia() from error
 
 
 async def _deliver_existing(
-    storage: Storage, key: str, settings: Settings, cache_control: str
+    storage: Storage,
+    key: str,
+    settings: Settings,
+    cache_control: str,
+    *,
+    expires_in: int = PUBLIC_PRESIGN_SECONDS,
 ) -> Response:
     local = storage.local_path(key)
     if local is not None and not local.is_file():
         raise NoSuchMedia()
-    return deliver(storage, key, settings, cache_control=cache_control)
-
-
-async def _presigned_playlist(
-    storage: Storage, key: str, settings: Settings, *, media_type: str
-) -> Response:
-    text = (await _read(storage, key)).decode()
-    directory = key.rsplit("/", 1)[0] + "/"
-    rewritten = playback.presign_uris(
-        text, storage, directory, expires_in=settings.media_url_seconds
-    )
-    return PlainTextResponse(
-        rewritten, media_type=media_type, headers={"Cache-Control": "private, max-age=60"}
-    )
+    return deliver(storage, key, settings, cache_control=cache_control, expires_in=expires_in)

@@ -83,8 +83,15 @@ class ThumbnailOut(ResponseModel):
 
 
 class PlaybackOut(ResponseModel):
-    manifest_url: str
-    expires_at: datetime
+    manifest_url: str = Field(
+        description="The master playlist. It and the media playlists it names are checked"
+        " against the film and the viewer's plan at every fetch (403 once they no longer"
+        " allow playback)"
+    )
+    expires_at: datetime = Field(
+        description="When the playlist URLs lapse (`KF_MEDIA_URL_SECONDS` after the start);"
+        " ask for playback again to watch on"
+    )
     max_height: int = Field(description="The tallest rung (short side, px) this viewer may watch")
     poster_url: str | None
     thumbnails_vtt_url: str
@@ -93,6 +100,13 @@ class PlaybackOut(ResponseModel):
     device_id: str | None = Field(
         description="The device this stream is counted against (the X-Device-Id header, the"
         " kf_device cookie, or one derived from the User-Agent); null when anonymous"
+    )
+    segment_url_seconds: int = Field(
+        description="How long the segment (and sprite) URLs inside a media playlist (or the"
+        " WebVTT index) work after that playlist was fetched. Fetch the media playlist"
+        " again before then, say when its URLs are half that old, and take the next"
+        " segments' URLs from the fresh copy; a segment answering 403 means its URL lapsed:"
+        " fetch the playlist again and retry"
     )
 
 

@@ -1,14 +1,18 @@
 """Playback grants: signed, expiring tokens that open one movie's media to one viewer.
 
-A grant rides in the media URL's path (``/media/<movie>/<token>/720p/seg_00001.m4s``),
-so the relative URIs inside HLS playlists carry it to every segment without
-rewriting them.
+A grant rides in the media URL's path (``/media/<movie>/<token>/720p/index.m3u8``).
+It has a scope: a *playlists* grant lasts the whole viewing (``KF_MEDIA_URL_SECONDS``)
+and opens only playlists, which the app checks again at every fetch; a *segments*
+grant lasts minutes (``KF_SEGMENT_URL_SECONDS``) and opens the files those
+playlists name, so a copied segment URL soon stops working.
 """
 
 import base64
+import enum
 import hashlib
 import hmac
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,13 +22,19 @@ class BadGrant(Exception):
     """The token is malformed, tampered with, or expired."""
 
 
+class Scope(enum.StrEnum):
+    PLAYLISTS = "p"
+    SEGMENTS = "s"
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     movie_id: uuid.UUID
     video_id: uuid.UUID
     viewer: str  # "user:<id>" or "anonymous:<random>"
     max_height: int
-    expires_at: datetime
+    expires_at: datetime  # kept to the second, rounded up
+    scope: Scope = Scope.PLAYLISTS
 
 
 def _b64(data: bytes) -> str:
@@ -42,7 +52,8 @@ def sign_grant(grant: Grant, key: bytes) -> str:
             grant.video_id.hex,
             grant.viewer,
             grant.max_height,
-            int(grant.expires_at.timestamp()),
+            math.ceil(grant.expires_at.timestamp()),
+            grant.scope.value,
         ],
         separators=(",", ":"),
     ).encode()
@@ -61,13 +72,14 @@ def read_grant(token: str, key: bytes, *, now: datetime) -> Grant:
     if not hmac.compare_digest(signature, expected):
         raise BadGrant("bad signature")
     try:
-        movie, video, viewer, max_height, expires = json.loads(payload)
+        movie, video, viewer, max_height, expires, scope = json.loads(payload)
         grant = Grant(
             movie_id=uuid.UUID(hex=movie),
             video_id=uuid.UUID(hex=video),
             viewer=str(viewer),
             max_height=int(max_height),
             expires_at=datetime.fromtimestamp(int(expires), tz=UTC),
+            scope=Scope(scope),
         )
     except (ValueError, TypeError) as error:
         raise BadGrant("malformed token") from error

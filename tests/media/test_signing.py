@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kushfilms.media.signing import BadGrant, Grant, read_grant, sign_grant
+from kushfilms.media.signing import BadGrant, Grant, Scope, read_grant, sign_grant
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -66,3 +66,24 @@ def test_raising_the_quality_cap_breaks_the_signature() -> None:
 def test_garbage_is_refused(token: str) -> None:
     with pytest.raises(BadGrant):
         read_grant(token, KEY, now=NOW)
+
+
+@pytest.mark.parametrize("scope", list(Scope))
+def test_the_scope_survives_the_round_trip(scope: Scope) -> None:
+    original = grant(scope=scope)
+
+    assert read_grant(sign_grant(original, KEY), KEY, now=NOW).scope == scope
+
+
+def test_a_playlists_grant_cannot_be_turned_into_a_segments_grant() -> None:
+    _, _, signature = sign_grant(grant(scope=Scope.PLAYLISTS), KEY).partition(".")
+    segments_payload = sign_grant(grant(scope=Scope.SEGMENTS), KEY).partition(".")[0]
+
+    with pytest.raises(BadGrant):
+        read_grant(f"{segments_payload}.{signature}", KEY, now=NOW)
+
+
+def test_an_expiry_is_rounded_up_to_the_second_never_down() -> None:
+    token = sign_grant(grant(expires_at=NOW + timedelta(seconds=1, microseconds=1)), KEY)
+
+    assert read_grant(token, KEY, now=NOW + timedelta(seconds=1, microseconds=500)).max_height

@@ -10,6 +10,7 @@ const VOLUME_STEP = 0.05;
 const IDLE_MS = 2_500;
 const RESUME_TAIL = 15; // a film stopped this close to the end starts over
 const SETTINGS_KEY = "kf-player";
+const AHEAD_SECONDS = 60; // the most the player buffers ahead of the picture
 
 const root = document.getElementById("player");
 if (root) startPlayer(root);
@@ -92,26 +93,69 @@ function startPlayer(root) {
   // --- Source -----------------------------------------------------------------
   const resumeAt = Number(data.resume) || 0;
   const startAt = resumeAt > 0 && (!knownDuration || resumeAt < knownDuration - RESUME_TAIL) ? resumeAt : 0;
+  const signatures = segmentSignatures((Number(data.segmentSeconds) || 300) * 1000);
 
   function attach(position) {
     if (window.Hls && window.Hls.isSupported()) {
-      hls = new window.Hls({ startPosition: position, capLevelToPlayerSize: false, backBufferLength: 60 });
+      hls = new window.Hls({
+        startPosition: position,
+        capLevelToPlayerSize: false,
+        backBufferLength: 60,
+        // A minute ahead at most (hls.js would fetch up to ten at a low bitrate): no
+        // bandwidth spent on what a viewer who stops never sees.
+        maxMaxBufferLength: AHEAD_SECONDS,
+        // Each segment goes out with a URL from a media playlist fetched less than half
+        // a signature's life ago (the app signs segment URLs for minutes only).
+        xhrSetup: async (xhr, url, context) => {
+          if (!context.frag) return;
+          const fresh = await signatures.urlOf(context.frag);
+          if (fresh && fresh !== url) xhr.open("GET", fresh, true);
+        },
+      });
       hls.on(window.Hls.Events.MANIFEST_PARSED, () => buildQualityMenu());
       hls.on(window.Hls.Events.LEVEL_SWITCHED, () => labelQuality());
+      hls.on(window.Hls.Events.LEVEL_LOADED, (_event, loaded) => signatures.keep(loaded.details, loaded.stats.loading.start));
       hls.on(window.Hls.Events.ERROR, (_event, error) => onHlsError(error));
       hls.loadSource(data.manifest);
       hls.attachMedia(video);
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = data.manifest; // Safari: its own HLS, its own quality choice
-      if (position) {
-        video.addEventListener("loadedmetadata", () => { video.currentTime = position; }, { once: true });
-      }
+      playNatively(position);
     } else {
       fail("This browser cannot play the film. Try a recent Chrome, Firefox, Edge or Safari.", false);
     }
   }
 
+  // Safari's own HLS, its own quality choice. It cannot renew segment URLs, so when
+  // one lapses it starts again from the playlists (fetched afresh) where it was.
+  function playNatively(position) {
+    video.src = data.manifest;
+    if (position) {
+      video.addEventListener("loadedmetadata", () => { video.currentTime = position; }, { once: true });
+    }
+  }
+
+  video.addEventListener("error", () => {
+    if (hls || !video.error || video.error.code !== video.error.MEDIA_ERR_NETWORK) return;
+    if (recoveries >= 3) {
+      fail("The film stopped loading. Check the connection and try again.", true);
+      return;
+    }
+    recoveries += 1;
+    const position = video.currentTime;
+    playNatively(position);
+    const started = video.play();
+    if (started) started.catch(() => showBigPlay());
+  });
+
   function onHlsError(error) {
+    if (signatures.refusal) {
+      // The playlists refused: the film or the viewer's plan no longer allows it.
+      hls.stopLoad();
+      video.pause();
+      fail(`${signatures.refusal.message} Try again to see your options.`, true);
+      return;
+    }
+    if (error.frag && error.response && error.response.code === 403) signatures.expire(error.frag.baseurl);
     if (!error.fatal) return;
     if (recoveries >= 3) {
       fail("The film stopped loading. Check the connection and try again.", true);
@@ -242,12 +286,15 @@ function startPlayer(root) {
     hidePreview();
   });
 
+  // The index's sprite URLs are signed like segments: fetched again once half-way to lapsing.
   let cues = null;
+  let cuesAt = 0;
   async function loadCues() {
-    if (cues !== null || !data.thumbnails) return;
-    cues = [];
+    if (!data.thumbnails || (cues !== null && !signatures.aged(cuesAt))) return;
+    cues = cues || [];
+    cuesAt = performance.now();
     try {
-      const response = await fetch(data.thumbnails, { credentials: "same-origin" });
+      const response = await fetch(data.thumbnails, { credentials: "same-origin", cache: "no-store" });
       if (response.ok) cues = parseSpriteVtt(await response.text(), response.url);
     } catch {
       // no previews: seeking still works
@@ -605,6 +652,79 @@ function startPlayer(root) {
   // Start at once where the browser allows it; otherwise the big play button waits.
   const started = video.play();
   if (started) started.catch(() => showBigPlay());
+}
+
+// Fresh segment URLs: the app signs the URLs inside a media playlist for `lifetime` ms
+// only (and checks the viewer's right to the film at every playlist fetch). Each media
+// playlist's URLs are kept with the time it was fetched; a segment asked for when they
+// are half-way to lapsing makes one fetch of that playlist, and uses the URL found there.
+function segmentSignatures(lifetime) {
+  const playlists = new Map(); // media playlist URL -> { fetchedAt, urls: Map(sn | "init" -> URL), renewing }
+  const keeper = {
+    refusal: null, // the playlists' error ({code, message}) once they refuse
+    aged: (since) => performance.now() - since > lifetime / 2,
+    keep(details, fetchedAt) {
+      const urls = new Map();
+      for (const fragment of details.fragments) {
+        urls.set(fragment.sn, fragment.url);
+        if (fragment.initSegment && !urls.has("init")) urls.set("init", fragment.initSegment.url);
+      }
+      playlists.set(details.url, { fetchedAt, urls, renewing: null });
+    },
+    expire(url) {
+      const entry = playlists.get(url);
+      if (entry) entry.fetchedAt = -Infinity;
+    },
+    async urlOf(fragment) {
+      let entry = playlists.get(fragment.baseurl);
+      if (!entry) return null;
+      if (keeper.aged(entry.fetchedAt)) entry = await renew(fragment.baseurl, entry);
+      return entry.urls.get(fragment.sn === "initSegment" ? "init" : fragment.sn) || null;
+    },
+  };
+
+  function renew(url, entry) {
+    if (!entry.renewing) {
+      entry.renewing = (async () => {
+        const fetchedAt = performance.now();
+        const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+        if (!response.ok) {
+          const answer = await response.json().catch(() => null);
+          if (response.status === 403 && answer && answer.error) keeper.refusal = answer.error;
+          throw new Error(`${response.status} renewing ${url}`);
+        }
+        const fresh = { fetchedAt, urls: mediaPlaylistUrls(await response.text(), response.url), renewing: null };
+        playlists.set(url, fresh);
+        return fresh;
+      })().finally(() => { entry.renewing = null; });
+    }
+    return entry.renewing;
+  }
+
+  return keeper;
+}
+
+// The init segment ("init") and each media segment (by sequence number) of a media playlist.
+function mediaPlaylistUrls(text, base) {
+  const urls = new Map();
+  let sequence = 0;
+  let expectSegment = false;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("#EXT-X-MEDIA-SEQUENCE:")) {
+      sequence = Number(line.slice("#EXT-X-MEDIA-SEQUENCE:".length));
+    } else if (line.startsWith("#EXT-X-MAP:")) {
+      const uri = /URI="([^"]+)"/.exec(line);
+      if (uri) urls.set("init", new URL(uri[1], base).href);
+    } else if (line.startsWith("#EXTINF:")) {
+      expectSegment = true;
+    } else if (line && !line.startsWith("#") && expectSegment) {
+      urls.set(sequence, new URL(line, base).href);
+      sequence += 1;
+      expectSegment = false;
+    }
+  }
+  return urls;
 }
 
 // "sprite_000.jpg#xywh=0,0,160,90" cues, their URLs resolved against the VTT's own.
