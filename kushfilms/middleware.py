@@ -36,6 +36,21 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class NulPathMiddleware:
+    """404 for a path that holds a NUL (``%00``): no route or file has one, and past
+    here it would reach the database (PostgreSQL cannot store it) or the file
+    system (Python refuses it), and answer 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "\x00" in scope["path"]:
+            await error_json(404, "not_found", "Not found.")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class CompressTextMiddleware:
     """gzip for pages, scripts and JSON; media files go out as they are (ranges, video)."""
 

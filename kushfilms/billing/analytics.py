@@ -39,6 +39,10 @@ from kushfilms.models import SubscriptionStatus as Status
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
+# Reports cover days the platform can have figures for: a day far outside is a
+# slip of the keyboard (and 9999-12-31, the last day a date can be, has no
+# midnight after it to end a range on).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 PAID_PLANS = (Plan.BASIC, Plan.PREMIUM)
 
 
@@ -70,6 +74,12 @@ class DateRange:
 
 def date_range(start: date | None, end: date | None, *, today: date) -> DateRange:
     """The range asked for: by default the 30 days ending today (or ending ``end``)."""
+    for field, day in (("start", start), ("end", end)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            problem = f"must be a day from {FIRST_DAY} to {LAST_DAY}"
+            raise InvalidRange(
+                f"The {field} {problem}.", details=[{"field": field, "message": problem}]
+            )
     end = end or today
     start = start or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:

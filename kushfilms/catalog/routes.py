@@ -17,6 +17,7 @@ from kushfilms.catalog.service import CATALOG_GENERATION, MovieFilter, Sort
 from kushfilms.db import DbSession, ReplicaSession
 from kushfilms.errors import COMMON_ERRORS, Forbidden, Unauthorized, error_responses
 from kushfilms.kit.pagination import Page, PageQuery, to_page
+from kushfilms.kit.text import SingleLine
 from kushfilms.models import AccessLevel, Category, Role
 
 # Anonymous reads of these are the same for everyone and may be served from
@@ -53,11 +54,11 @@ async def list_movies(
     viewer: OptionalViewer,
     page: PageQuery,
     search: Annotated[
-        str | None,
+        SingleLine | None,
         Query(max_length=200, description="Words from the title or description; prefixes match"),
     ] = None,
     category: Annotated[
-        str | None, Query(max_length=100, description="Category slug or id")
+        SingleLine | None, Query(max_length=100, description="Category slug or id")
     ] = None,
     access_level: AccessLevel | None = None,
     sort: Annotated[
@@ -87,7 +88,7 @@ async def list_movies(
     summary="One movie, by id or slug",
 )
 async def get_movie(
-    id_or_slug: Annotated[str, Path(max_length=220)],
+    id_or_slug: Annotated[SingleLine, Path(max_length=220)],
     session: ReplicaSession,
     viewer: OptionalViewer,
 ) -> MovieOut:

@@ -4,14 +4,15 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt
 
+from kushfilms.kit import text
 from kushfilms.kit.schema import PatchModel, RequestModel, ResponseModel
 from kushfilms.models import AccessLevel
 
-Title = Annotated[str, Field(min_length=1, max_length=200)]
-Description = Annotated[str, Field(max_length=5000)]
+Title = Annotated[text.Name, Field(min_length=1, max_length=200)]
+Description = Annotated[text.MultiLine, Field(max_length=5000)]
 Slug = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 ReleaseYear = Annotated[StrictInt, Field(ge=1878, le=2100)]
-CategoryName = Annotated[str, Field(min_length=1, max_length=80)]
+CategoryName = Annotated[text.Name, Field(min_length=1, max_length=80)]
 
 
 class CategoryRef(ResponseModel):

@@ -10,14 +10,16 @@ from email.utils import format_datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 
 from kushfilms.accounts.deps import AdminUser
 from kushfilms.config import Settings
 from kushfilms.db import DbSession, ReadSession, database, transaction
 from kushfilms.errors import COMMON_ERRORS, KushError, error_responses
+from kushfilms.kit.text import SingleLine
 from kushfilms.media import uploads
 from kushfilms.media.uploads import TUS_VERSION
 from kushfilms.models import Upload
@@ -96,6 +98,24 @@ ChecksumHeader = Annotated[
     str | None,
     Header(description="`sha1 <base64 digest>` or `sha256 <base64 digest>` of this chunk"),
 ]
+
+
+# What a client says of the file is kept and shown: a line of text each.
+_METADATA = TypeAdapter(dict[SingleLine, SingleLine])
+
+
+def _metadata(header: str) -> dict[str, str]:
+    """The pairs of an Upload-Metadata header; 422 naming the key of a value that is
+    not a line of text (a NUL in a file name cannot be stored)."""
+    try:
+        return _METADATA.validate_python(uploads.parse_metadata(header))
+    except ValidationError as error:
+        raise RequestValidationError(
+            [
+                {**problem, "loc": ("header", "Upload-Metadata", *problem["loc"])}
+                for problem in error.errors(include_url=False)
+            ]
+        ) from error
 
 
 def _settings(request: Request) -> Settings:
@@ -192,7 +212,7 @@ async def start_upload(
 ) -> UploadOut:
     if upload_length is None or upload_defer_length is not None:
         raise uploads.InvalidUploadHeader("Send Upload-Length; deferred lengths are not supported.")
-    metadata = uploads.parse_metadata(upload_metadata)
+    metadata = _metadata(upload_metadata)
     checksum = uploads.parse_checksum(upload_checksum) if upload_checksum else None
     # The sign-in check is done; its read transaction must not last the upload.
     await auth_session.close()

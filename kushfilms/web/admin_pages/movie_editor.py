@@ -20,7 +20,8 @@ from kushfilms.web.deps import CheckedForm, PageAdmin, Templates
 from kushfilms.web.templating import Pages
 
 router = APIRouter()
-# Generous: the form says what is too long, next to the field.
+# Plain text, checked by check_movie_form: it says what is too long or not text
+# (control characters), next to the field.
 Text = Annotated[str, Form(max_length=20_000)]
 
 

@@ -5,6 +5,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from kushfilms.kit.text import check_multi_line, check_name, text_problem
 from kushfilms.models import AccessLevel, Movie
 
 TITLE_MAX = 200
@@ -55,11 +56,15 @@ def check_movie_form(form: MovieForm, *, with_slug: bool) -> tuple[dict[str, Any
         errors["title"] = "Give the film a title."
     elif len(title) > TITLE_MAX:
         errors["title"] = f"Use at most {TITLE_MAX} characters."
+    elif problem := text_problem(check_name, title):
+        errors["title"] = problem
     fields["title"] = title
 
     description = form.description.strip()
     if len(description) > DESCRIPTION_MAX:
         errors["description"] = f"Use at most {DESCRIPTION_MAX} characters."
+    elif problem := text_problem(check_multi_line, description):
+        errors["description"] = problem
     fields["description"] = description
 
     fields["category_id"] = None

@@ -11,6 +11,7 @@ from kushfilms.catalog import service as catalog
 from kushfilms.catalog.service import MovieFilter
 from kushfilms.db import DbSession, ReadSession
 from kushfilms.kit.pagination import PageRequest
+from kushfilms.kit.text import SingleLine
 from kushfilms.media import service as media
 from kushfilms.media.routes import JobQueue
 from kushfilms.models import User
@@ -21,10 +22,10 @@ from kushfilms.web.templating import Pages
 
 router = APIRouter()
 PAGE_SIZE = 20
-Search = Annotated[str, Query(max_length=200)]
+Search = Annotated[SingleLine, Query(max_length=200)]
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
-Back = Annotated[str, Form(max_length=2000)]
-Fragment = Annotated[str, Form(max_length=20)]
+Back = Annotated[SingleLine, Form(max_length=2000)]
+Fragment = Annotated[SingleLine, Form(max_length=20)]
 
 
 @router.get("/admin/movies", response_class=HTMLResponse)

@@ -11,10 +11,11 @@ from kushfilms.billing.analytics_schemas import RevenueOut
 from kushfilms.config import Settings
 from kushfilms.db import ReplicaSession
 from kushfilms.kit.clock import utcnow
+from kushfilms.kit.text import SingleLine
 from kushfilms.web.deps import PageAdmin, Templates
 
 router = APIRouter()
-DateText = Annotated[str, Query(max_length=10)]
+DateText = Annotated[SingleLine, Query(max_length=10)]
 
 
 def _day(text: str) -> date | None:

@@ -10,6 +10,7 @@ from kushfilms.accounts import service as accounts
 from kushfilms.db import DbSession, ReadSession
 from kushfilms.errors import Unprocessable
 from kushfilms.kit.pagination import PageRequest
+from kushfilms.kit.text import SingleLine
 from kushfilms.models import Role
 from kushfilms.web.admin_pages.common import PROBLEMS, back_to, is_htmx, page_messages
 from kushfilms.web.deps import CheckedForm, PageAdmin, Templates
@@ -25,7 +26,7 @@ async def users(
     admin: PageAdmin,
     session: ReadSession,
     pages: Templates,
-    search: Annotated[str, Query(max_length=100)] = "",
+    search: Annotated[SingleLine, Query(max_length=100)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     found = await accounts.list_users(
@@ -55,8 +56,8 @@ async def change_role(
     admin: PageAdmin,
     session: DbSession,
     pages: Templates,
-    role: Annotated[str, Form(max_length=20)] = "",
-    back: Annotated[str, Form(max_length=2000)] = "",
+    role: Annotated[SingleLine, Form(max_length=20)] = "",
+    back: Annotated[SingleLine, Form(max_length=2000)] = "",
 ) -> Response:
     if role not in ROLES:
         raise Unprocessable("Choose a role from the list.")
