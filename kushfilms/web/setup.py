@@ -6,12 +6,14 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from kushfilms.catalog.service import CATALOG_GENERATION
 from kushfilms.config import Settings
 from kushfilms.kit.signing import derive_key
 from kushfilms.web import admin_pages, auth_pages, billing_pages, docs_page, viewer_pages
 from kushfilms.web.assets import Assets, static_router
 from kushfilms.web.errors import error_page, is_page
 from kushfilms.web.middleware import content_security_policy
+from kushfilms.web.outage import KeptData
 from kushfilms.web.templating import Pages
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
         log.warning("front-end files missing (run `make install`): %s", ", ".join(missing))
     app.state.csrf_key = derive_key(settings.secret_key.get_secret_value(), "csrf")
     app.state.pages = Pages(assets, app.state.csrf_key)
+    app.state.kept_data = KeptData(CATALOG_GENERATION)  # pages' data, for outages
     app.include_router(static_router(assets))
     for router in ROUTERS:
         app.include_router(router)

@@ -1,4 +1,9 @@
-"""What viewers see: the home page, the catalogue, and the watch page with its player."""
+"""What viewers see: the home page, the catalogue, and the watch page with its player.
+
+Through a database outage these three render for anonymous visitors from the
+catalogue data they last loaded (kushfilms/web/outage.py); signed-in visitors'
+pages need their account, so they answer the 503 page until the database is back.
+"""
 
 import json
 import re
@@ -32,11 +37,13 @@ from kushfilms.db import DbSession, ReadSession, ReplicaSession
 from kushfilms.errors import BadRequest, Unauthorized, Unprocessable
 from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import PageRequest
+from kushfilms.kit.text import SingleLine
 from kushfilms.media import playback, watching
 from kushfilms.media import service as media
 from kushfilms.media.playback import Playback, SignInRequired, SubscriptionRequired
 from kushfilms.models import AccessLevel, Category, Movie, User, VideoStatus
-from kushfilms.web.deps import CheckedForm, PageUser, PageViewer, Templates
+from kushfilms.web.deps import CheckedForm, PageUser, PageViewer
+from kushfilms.web.outage import KeptPageData
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,6 +61,7 @@ SORT_NAMES = {
     Sort.TITLE: "Title (A to Z)",
     Sort.POPULAR: "Most popular",
 }
+Slug = Annotated[SingleLine, Path(max_length=220)]  # of a film, or its id
 # Where a film that is neither playable nor being prepared stands, for people.
 WAITING = {VideoStatus.UPLOADED, VideoStatus.PROCESSING}
 
@@ -180,18 +188,17 @@ async def _continue_watching(session: AsyncSession, viewer: User) -> list[Card]:
     return unfinished[:ROW_SIZE]
 
 
-@router.get("/")
-async def home(
-    request: Request,
-    viewer: PageViewer,
-    session: ReadSession,
-    catalogue: ReplicaSession,
-    pages: Templates,
-) -> Response:
+@dataclass(frozen=True, slots=True)
+class Shelves:
+    """The home page's catalogue, the same for every visitor."""
+
+    featured: Card | None
+    rows: list[Row]
+
+
+async def _shelves(catalogue: AsyncSession) -> Shelves:
     newest = await _newest(catalogue)
     rows: list[Row] = []
-    if viewer is not None and (unfinished := await _continue_watching(session, viewer)):
-        rows.append(Row("continue", "Continue watching", unfinished, "/account"))
     if newest:
         rows.append(Row("new", "New on Kush Films", cards(newest), "/movies?sort=newest"))
     categories = await _categories_with_films(catalogue)
@@ -203,11 +210,26 @@ async def home(
     featured = next((movie for movie in newest if movie.thumbnail_url), None)
     if featured is None and newest:
         featured = newest[0]
-    return pages.render(
+    return Shelves(card(featured) if featured else None, rows)
+
+
+@router.get("/")
+async def home(
+    request: Request,
+    viewer: PageViewer,
+    session: ReadSession,
+    catalogue: ReplicaSession,
+    data: KeptPageData,
+) -> Response:
+    shelves = await data.load_or_keep(("home",), lambda: _shelves(catalogue))
+    rows = list(shelves.rows)
+    if viewer is not None and (unfinished := await _continue_watching(session, viewer)):
+        rows.insert(0, Row("continue", "Continue watching", unfinished, "/account"))
+    return data.render(
         request,
         "home.html",
         viewer=viewer,
-        featured=card(featured) if featured else None,
+        featured=shelves.featured,
         rows=rows,
         plan_names=PLAN_NAMES,
     )
@@ -218,16 +240,19 @@ async def movies(
     request: Request,
     viewer: PageViewer,
     catalogue: ReplicaSession,
-    pages: Templates,
-    search: Annotated[str, Query(max_length=200)] = "",
-    category: Annotated[str, Query(max_length=100)] = "",
-    access_level: Annotated[str, Query(max_length=16)] = "",
-    sort: Annotated[str, Query(max_length=16)] = "",
+    data: KeptPageData,
+    search: Annotated[SingleLine, Query(max_length=200)] = "",
+    category: Annotated[SingleLine, Query(max_length=100)] = "",
+    access_level: Annotated[SingleLine, Query(max_length=16)] = "",
+    sort: Annotated[SingleLine, Query(max_length=16)] = "",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     browse = parse_browse(search, category, access_level, sort, page)
-    found = await catalog.list_movies(
-        catalogue, browse.query(), PageRequest(page=browse.page, page_size=GRID_SIZE)
+    found = await data.load_or_keep(
+        ("movies", browse.url()),
+        lambda: catalog.list_movies(
+            catalogue, browse.query(), PageRequest(page=browse.page, page_size=GRID_SIZE)
+        ),
     )
     last_page = max(1, -(-found.total // GRID_SIZE))
     context: dict[str, Any] = {
@@ -241,15 +266,17 @@ async def movies(
     }
     target = _htmx_target(request)
     if target == "movie-grid":  # the next page, appended by infinite scroll
-        response = pages.render(request, "partials/viewer_more.html", viewer=viewer, **context)
+        response = data.render(request, "partials/viewer_more.html", viewer=viewer, **context)
     elif target is not None:  # new results as the viewer types or filters
-        response = pages.render(
+        response = data.render(
             request, "partials/movie_grid.html", viewer=viewer, partial=True, **context
         )
         response.headers["HX-Push-Url"] = browse.url()
     else:
-        categories = await _categories_with_films(catalogue)
-        response = pages.render(
+        categories = await data.load_or_keep(
+            ("categories",), lambda: _categories_with_films(catalogue)
+        )
+        response = data.render(
             request,
             "movies.html",
             viewer=viewer,
@@ -272,7 +299,8 @@ def _htmx_target(request: Request) -> str | None:
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """Why the film does not play for this viewer: "sign_in", "upgrade", "devices"
-    (the plan's devices are all watching), "processing" or "unavailable"."""
+    (the plan's devices are all watching), "processing", "unavailable", or
+    "reconnecting" (the database is down: no playback can be granted for now)."""
 
     state: str
     plan: str | None = None
@@ -335,30 +363,50 @@ async def _play_or_refusal(
     return found
 
 
-@router.get("/watch/{slug}")
-async def watch(
-    request: Request,
-    slug: Annotated[str, Path(max_length=220)],
-    viewer: PageViewer,
-    session: ReadSession,
-    pages: Templates,
-    registry: Streams,
-) -> Response:
+@dataclass(frozen=True, slots=True)
+class Film:
+    """A film's details for its watch page, and the films shown below the player."""
+
+    movie: Card
+    related: list[Card]
+
+
+async def _film(session: AsyncSession, slug: str) -> Film:
     movie = await catalog.get_movie(session, slug)  # unknown or unpublished: the 404 page
-    device = _device(request)
-    outcome = await _play_or_refusal(request, session, viewer, movie, registry, device)
     if movie.category is not None:
         related = await _newest(session, str(movie.category.id), RELATED + 1)
     else:
         related = await _newest(session, size=RELATED + 1)
-    response = pages.render(
+    return Film(card(movie), cards([other for other in related if other.id != movie.id][:RELATED]))
+
+
+@router.get("/watch/{slug}")
+async def watch(
+    request: Request,
+    slug: Slug,
+    viewer: PageViewer,
+    session: ReadSession,
+    data: KeptPageData,
+    registry: Streams,
+) -> Response:
+    """The film and its player; while the database is down, the film's kept details
+    with a player that says playback is unavailable (a grant needs the database)."""
+    film = await data.load_or_keep(("watch", slug), lambda: _film(session, slug))
+    device = _device(request)
+    if data.stale:
+        outcome: Playback | Refusal = Refusal("reconnecting")
+    else:
+        outcome = await _play_or_refusal(
+            request, session, viewer, film.movie.movie, registry, device
+        )
+    response = data.render(
         request,
         "watch.html",
         viewer=viewer,
-        movie=card(movie),
+        movie=film.movie,
         play=outcome if isinstance(outcome, Playback) else None,
         refusal=outcome if isinstance(outcome, Refusal) else None,
-        related=cards([film for film in related if film.id != movie.id][:RELATED]),
+        related=film.related,
         plan_names=PLAN_NAMES,
         now=utcnow(),
     )
@@ -388,7 +436,7 @@ async def _progress_report(request: Request) -> ProgressReport:
 @router.post("/watch/{slug}/progress", status_code=204, dependencies=[CheckedForm])
 async def report_progress(
     request: Request,
-    slug: Annotated[str, Path(max_length=220)],
+    slug: Slug,
     viewer: PageViewer,
     session: DbSession,
     registry: Streams,
@@ -417,7 +465,7 @@ async def report_progress(
 
 @router.post("/watch/{slug}/devices/{device_id}/end", dependencies=[CheckedForm])
 async def end_device(
-    slug: Annotated[str, Path(max_length=220)],
+    slug: Slug,
     device_id: Annotated[str, Path(pattern=DEVICE_ID_PATTERN)],
     viewer: PageUser,
     session: ReadSession,
