@@ -129,7 +129,11 @@ async def installed(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient
     async with app.router.lifespan_context(app):
         async with transaction(app.state.db.writer) as session:
             await accounts.ensure_admin(
-                session, email="ops@example.com", password=PASSWORD, name="Ops"
+                session,
+                email="ops@example.com",
+                password=PASSWORD,
+                name="Ops",
+                hasher=app.state.password_hasher,
             )
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

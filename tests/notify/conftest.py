@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from kushfilms.accounts import service as accounts
+from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.db import Database, transaction
 from kushfilms.kit.clock import utcnow
 from kushfilms.models import Plan, Subscription, SubscriptionStatus, User
@@ -149,6 +150,7 @@ class Mail:
                 email=email or f"viewer-{uuid.uuid4().hex[:8]}@example.com",
                 password=PASSWORD,
                 name=name,
+                hasher=PasswordHasher.from_settings(self.settings),
             )
 
     async def subscribe(
