@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from kushfilms import __version__
 from kushfilms.accounts import routes as accounts
 from kushfilms.accounts import sessions
+from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.accounts.tokens import TokenConfig
 from kushfilms.billing import admin_routes as billing_admin
 from kushfilms.billing import routes as billing
@@ -22,15 +23,18 @@ from kushfilms.config import Settings
 from kushfilms.db import Database
 from kushfilms.errors import install_error_handlers
 from kushfilms.health import router as health
+from kushfilms.kit.body_timeout import BodyReadTimeoutMiddleware
 from kushfilms.kit.cache import PublicCacheMiddleware, ResponseCache
 from kushfilms.logs import configure_logging
 from kushfilms.media import routes as media
 from kushfilms.media import upload_routes
+from kushfilms.media.playback import AccessChecks
 from kushfilms.media.storage import open_storage
 from kushfilms.media.upload_routes import TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS
 from kushfilms.middleware import (
     BodyLimitMiddleware,
     CompressTextMiddleware,
+    NulPathMiddleware,
     SecurityHeadersMiddleware,
 )
 from kushfilms.ratelimit import ApiRateLimitMiddleware, RateLimiter
@@ -54,11 +58,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         flushing = asyncio.create_task(views.keep_flushing(db))
+        relaying = asyncio.create_task(relay.run())
         yield
-        flushing.cancel()
-        with suppress(asyncio.CancelledError):
-            await flushing
+        for task in (flushing, relaying):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         await limiter.close()
+        app.state.jobs.close()
         if redis is not None:
             await redis.aclose()
         if stripe is not None:
@@ -79,11 +86,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = limiter
     app.state.redis = redis
     app.state.tokens = TokenConfig.from_settings(settings)
+    app.state.password_hasher = PasswordHasher.from_settings(settings)
     app.state.views = views
+    app.state.playback_checks = AccessChecks(settings.playback_check_seconds)
     app.state.storage = open_storage(settings)
     app.state.jobs = Jobs(settings, all_jobs())
     app.state.stripe = stripe
-    bind_jobs(db, app.state.jobs)  # so services can queue jobs (emails) from a session
+    # Services queue jobs (emails, transcodes) with their session; the relay sends them.
+    relay = app.state.relay = bind_jobs(db, app.state.jobs)
 
     install_error_handlers(app, page_errors=page_errors)
     # Routes are tried in order, every one until a match, for every request: the
@@ -137,7 +147,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             r"/admin/movies/[^/]+/poster$": media.MAX_THUMBNAIL_BYTES + 64 * 1024,
         },
     )
+    app.add_middleware(BodyReadTimeoutMiddleware, seconds=settings.body_read_timeout_seconds)
     app.add_middleware(CsrfSeedMiddleware)
     app.add_middleware(CompressTextMiddleware)
+    app.add_middleware(NulPathMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, content_security_policy=security_policy(settings))
     return app
