@@ -1,6 +1,7 @@
 """The ``kushfilms`` command."""
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -12,9 +13,8 @@ from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
-from alembic import command
-from alembic.config import Config
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms import demo
@@ -28,6 +28,7 @@ from kushfilms.kit.process import die_with_parent
 from kushfilms.logs import configure_logging
 from kushfilms.media import gc
 from kushfilms.media.storage import open_storage
+from kushfilms.migrations_state import alembic_config, migrate_database, schema_state_of
 from kushfilms.worker.queue import Jobs, bind_jobs
 from kushfilms.worker.runner import all_jobs, run_worker
 from kushfilms.worker.supervisor import Supervisor
@@ -37,8 +38,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+log = logging.getLogger(__name__)
 T = TypeVar("T")
+__all__ = ["alembic_config", "app", "main", "migrate_database", "worker_command"]
 
 
 def load_settings() -> Settings:
@@ -53,16 +55,18 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from error
 
 
-def alembic_config(settings: Settings) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
-    return config
-
-
-def migrate_database(settings: Settings) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(settings), "head")
+def refuse_unless_migrated(settings: Settings) -> None:
+    """Exit (status 2) naming `kushfilms migrate` when the schema is not at head: every
+    request or job would fail on it. A database out of reach is left to the readiness
+    probe and the retries, as it may come back."""
+    try:
+        state = schema_state_of(settings)
+    except (OSError, SQLAlchemyError) as error:
+        log.warning("could not read the schema's revision: %s", error)
+        return
+    if not state.at_head:
+        typer.secho(f"The database schema is out of date: {state.describe()}.", fg="red", err=True)
+        raise typer.Exit(2)
 
 
 def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -95,11 +99,18 @@ def serve(
     """Serve the platform over HTTP (and, unless KF_WORKER_IN_SERVE=false, run a worker,
     started again whenever it dies).
 
+    On the embedded database (SQLite) it first brings the schema up to date; on an
+    external one it refuses to start until `kushfilms migrate` has run.
+
     On SIGTERM or Ctrl-C the server stops taking connections, gives the requests
     under way up to KF_SHUTDOWN_DRAIN_SECONDS to finish, then stops the worker.
     """
     settings = load_settings()
     configure_logging(settings.log_level)
+    if settings.is_sqlite:
+        migrate_database(settings)  # the embedded install keeps itself up to date
+    else:
+        refuse_unless_migrated(settings)  # operators migrate as a step of their deploy
     supervisor = Supervisor(worker_command()) if settings.worker_in_serve else None
     if supervisor is not None:
         supervisor.start()
@@ -149,6 +160,7 @@ def run_jobs(
             raise typer.Exit(1)
     settings = load_settings()
     configure_logging(settings.log_level)
+    refuse_unless_migrated(settings)
     run_worker(settings, threads=threads or settings.worker_threads)
 
 
@@ -224,7 +236,6 @@ def seed_demo(
         making = demo.make_films(
             claimed,
             jobs=Jobs(settings, all_jobs()),
-            storage=open_storage(settings),
             clips=Path(clips),
             seconds=seconds,
             report=typer.echo,
@@ -269,6 +280,8 @@ def media_gc(
         typer.echo(f"{verb} {prefix}")
     for upload_id in found.staged_files:
         typer.echo(f"{verb} staged upload file {upload_id}")
+    for video_id in found.held_sources:
+        typer.echo(f"{verb} held source of deleted video {video_id}")
     for video_id in found.work_dirs:
         typer.echo(f"{verb} scratch directory of video {video_id}")
     typer.echo(

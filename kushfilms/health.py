@@ -1,6 +1,7 @@
 """Liveness and readiness probes for load balancers and orchestrators.
 
-Readiness checks the database (and its replica, and Redis, when configured) and
+Readiness checks the database (and its replica, and Redis, when configured), that
+its schema is at the head revision of the migrations this code ships with, and
 whether a job worker is alive: one whose heartbeat was seen lately. When this
 server runs its own worker (KF_WORKER_IN_SERVE, the default), a dead one makes
 it not ready: uploads would never be transcoded nor emails sent, and its
@@ -26,6 +27,7 @@ from kushfilms.config import Settings
 from kushfilms.db import Database
 from kushfilms.errors import error_responses
 from kushfilms.kit.clock import utcnow
+from kushfilms.migrations_state import PENDING, read_schema_state
 from kushfilms.worker import heartbeat
 
 log = logging.getLogger(__name__)
@@ -52,12 +54,16 @@ async def health() -> Liveness:
     "/health/ready",
     response_model=Readiness,
     responses=error_responses(503),
-    summary="The database (and Redis, when configured) answer, and a job worker is alive"
-    " (required when this server runs its own)",
+    summary="The database (and Redis, when configured) answer, its schema is at the head"
+    " revision, and a job worker is alive (required when this server runs its own)",
 )
 async def ready(request: Request) -> JSONResponse:
     db: Database = request.app.state.db
-    checks = {"database": _check_database(db.primary), "worker": _check_worker(db)}
+    checks = {
+        "database": _check_database(db.primary),
+        "schema": _check_schema(db.primary_reads),
+        "worker": _check_worker(db),
+    }
     if db.replica is not db.primary_reads:
         checks["database_replica"] = _check_database(db.replica)
     redis: Redis | None = request.app.state.redis
@@ -70,10 +76,15 @@ async def ready(request: Request) -> JSONResponse:
     if not failed:
         return JSONResponse({"status": "ready", "checks": results})
     message = "; ".join(f"{name}: {outcome}" for name, outcome in failed.items())
+    # The schema first: until it is migrated nothing else can come right.
+    pending = failed.get("schema", "").startswith(PENDING)
     body: dict[str, Any] = {
         "status": "not ready",
         "checks": results,
-        "error": {"code": "not_ready", "message": f"Not ready: {message}"},
+        "error": {
+            "code": "migrations_pending" if pending else "not_ready",
+            "message": f"Not ready: {message}",
+        },
     }
     return JSONResponse(body, status_code=503)
 
@@ -82,6 +93,14 @@ async def _check_database(engine: AsyncEngine) -> str:
     async def probe() -> None:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
+
+    return await _outcome(probe())
+
+
+async def _check_schema(engine: AsyncEngine) -> str:
+    async def probe() -> str | None:
+        state = await read_schema_state(engine)
+        return None if state.at_head else state.describe()
 
     return await _outcome(probe())
 

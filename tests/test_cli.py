@@ -1,3 +1,4 @@
+import asyncio
 import json
 import os
 import signal
@@ -17,7 +18,12 @@ import pytest
 from typer.testing import CliRunner
 
 from kushfilms.cli import app
-from tests.conftest import PASSWORD
+from tests.conftest import (
+    PASSWORD,
+    POSTGRES_URL,
+    create_postgres_database,
+    drop_postgres_database,
+)
 
 KUSHFILMS = Path(sys.executable).parent / "kushfilms"
 
@@ -118,6 +124,88 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_the_worker_refuses_an_unmigrated_database(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["worker"])
+
+    assert result.exit_code == 2
+    assert "kushfilms migrate" in result.output
+
+
+def _ready(base: str, server: subprocess.Popen[bytes]) -> httpx.Response:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            response = httpx.get(f"{base}/health/ready", timeout=5)
+            if response.status_code == 200:
+                return response
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, "serve exited"
+        assert time.monotonic() < deadline, "serve did not become ready"
+        time.sleep(0.1)
+
+
+def test_serve_migrates_a_fresh_embedded_install_even_twice_at_once(tmp_path: Path) -> None:
+    """No `kushfilms migrate` first: each server brings the schema up to date, taking
+    turns, then answers (and its worker runs)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KF_")}
+    env.update({"KF_DATA_DIR": str(tmp_path), "KF_LOG_LEVEL": "warning"})
+    ports = [_free_port(), _free_port()]
+    servers = [
+        subprocess.Popen(
+            [KUSHFILMS, "serve", "--port", str(port)],
+            env={**env, "KF_WORKER_IN_SERVE": "true" if port == ports[0] else "false"},
+            start_new_session=True,
+        )
+        for port in ports
+    ]
+    try:
+        readiness = [
+            _ready(f"http://127.0.0.1:{port}", server)
+            for port, server in zip(ports, servers, strict=True)
+        ]
+        catalogue = httpx.get(f"http://127.0.0.1:{ports[1]}/api/movies")
+    finally:
+        for server in servers:
+            os.killpg(server.pid, signal.SIGTERM)
+        for server in servers:
+            server.wait(timeout=60)
+
+    assert [r.json()["checks"]["schema"] for r in readiness] == ["ok", "ok"]
+    assert readiness[0].json()["checks"]["worker"] == "ok"
+    assert catalogue.status_code == 200
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs KF_TEST_POSTGRES_URL")
+async def test_serve_and_worker_refuse_an_unmigrated_external_database(tmp_path: Path) -> None:
+    """Operators migrate PostgreSQL as a step of their deploy: `serve` never does it."""
+    name = f"kf_unmigrated_{os.getpid()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KF_")}
+    env.update(
+        {"KF_DATA_DIR": str(tmp_path), "KF_DATABASE_URL": await create_postgres_database(name)}
+    )
+    try:
+        refusals = [
+            await asyncio.to_thread(
+                subprocess.run,
+                [KUSHFILMS, *command],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            for command in (["serve", "--port", str(_free_port())], ["worker"])
+        ]
+    finally:
+        await drop_postgres_database(name)
+
+    for refusal in refusals:
+        assert refusal.returncode == 2, refusal.stderr
+        assert "kushfilms migrate" in refusal.stderr
+        assert "none (empty database)" in refusal.stderr
 
 
 def _get_json(url: str) -> Any:

@@ -7,12 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic import command
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.app import create_app
-from kushfilms.cli import migrate_database
+from kushfilms.cli import alembic_config, migrate_database
 from kushfilms.db import transaction
 from kushfilms.kit.clock import utcnow
+from kushfilms.migrations_state import head_revisions
 from kushfilms.models import WorkerProcess
 from kushfilms.worker import heartbeat
 from tests.conftest import Backend, app_of, make_settings
@@ -47,12 +49,13 @@ async def test_readiness_checks_what_is_configured(
 
 @asynccontextmanager
 async def _alone(
-    backend: str, tmp_path: Path, **overrides: Any
+    backend: str, tmp_path: Path, revision: str = "head", **overrides: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app on a database of its own, where no other test's worker beats."""
+    """A client of an app on a database of its own, where no other test's worker beats,
+    migrated up to ``revision``."""
     async with database_of_its_own(backend, tmp_path) as url:
         settings = make_settings(tmp_path, database_url=url, **overrides)
-        await asyncio.to_thread(migrate_database, settings)
+        await asyncio.to_thread(command.upgrade, alembic_config(settings), revision)
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -155,3 +158,32 @@ async def test_readiness_checks_the_replica_too(client_of_app: Any, tmp_path: An
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == "ok"
     assert response.json()["checks"]["database_replica"].startswith("error")
+
+
+async def test_readiness_waits_for_the_schema_to_reach_the_head_revision(
+    backend: str, tmp_path: Path
+) -> None:
+    """Every request would fail on a schema the code does not know: not ready until
+    `kushfilms migrate` has run."""
+    async with _alone(backend, tmp_path, revision="0004", worker_in_serve=False) as http:
+        behind = await http.get("/health/ready")
+        await asyncio.to_thread(migrate_database, app_of(http).state.settings)
+        migrated = await http.get("/health/ready")
+
+    assert behind.status_code == 503
+    body = behind.json()
+    assert body["error"]["code"] == "migrations_pending"
+    assert "0004" in body["error"]["message"]
+    assert head_revisions()[0] in body["error"]["message"]
+    assert "kushfilms migrate" in body["checks"]["schema"]
+    assert migrated.status_code == 200, migrated.json()
+    assert migrated.json()["checks"]["schema"] == "ok"
+
+
+async def test_an_empty_database_is_not_ready(backend: str, tmp_path: Path) -> None:
+    async with _alone(backend, tmp_path, revision="base", worker_in_serve=False) as http:
+        response = await http.get("/health/ready")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "migrations_pending"
+    assert "none" in response.json()["checks"]["schema"]
