@@ -16,11 +16,11 @@ from kushfilms.billing.streams import (
 from kushfilms.catalog import service as catalog
 from kushfilms.catalog.service import MovieFilter, Sort
 from kushfilms.config import Settings
-from kushfilms.db import DbSession, ReadSession
+from kushfilms.db import DbSession, ReadSession, database
 from kushfilms.errors import COMMON_ERRORS, error_responses
 from kushfilms.kit.pagination import Page, PageQuery, to_page
 from kushfilms.kit.text import SingleLine
-from kushfilms.media import playback, watching
+from kushfilms.media import flows, playback, watching
 from kushfilms.media import service as media
 from kushfilms.media.delivery import (
     IMMUTABLE,
@@ -58,7 +58,7 @@ files_router = APIRouter(
     prefix="/media", tags=["media files"], responses=error_responses(403, 404, 422, 500)
 )
 
-MAX_THUMBNAIL_BYTES = 15 * 1024 * 1024
+MAX_THUMBNAIL_BYTES = flows.MAX_POSTER_BYTES  # the body limit's allowance (kushfilms.app)
 PLAYLIST = "application/vnd.apple.mpegurl"
 TIMED: dict[int | str, dict[str, object]] = {
     200: {
@@ -171,18 +171,16 @@ async def get_movie(movie_id: uuid.UUID, _: AdminUser, session: ReadSession) -> 
     summary="Publish a movie (its video must be ready)",
 )
 async def publish_movie(movie_id: uuid.UUID, _: AdminUser, session: DbSession) -> AdminMovieOut:
-    await catalog.get_movie(session, movie_id, include_unpublished=True)
-    video = await media.ready_video(session, movie_id)
-    movie = await catalog.set_published(session, movie_id, True)
-    return admin_movie(movie, video)
+    film = await flows.publish_film(session, movie_id=movie_id)
+    return admin_movie(film.movie, film.video)
 
 
 @admin_router.post(
     "/{movie_id}/unpublish", responses=error_responses(404), summary="Unpublish a movie"
 )
 async def unpublish_movie(movie_id: uuid.UUID, _: AdminUser, session: DbSession) -> AdminMovieOut:
-    movie = await catalog.set_published(session, movie_id, False)
-    return admin_movie(movie, await media.get_video(session, movie_id))
+    film = await flows.unpublish_film(session, movie_id=movie_id)
+    return admin_movie(film.movie, film.video)
 
 
 @admin_router.delete(
@@ -194,9 +192,7 @@ async def unpublish_movie(movie_id: uuid.UUID, _: AdminUser, session: DbSession)
 async def delete_movie(
     movie_id: uuid.UUID, _: AdminUser, session: DbSession, jobs: JobQueue
 ) -> Response:
-    await catalog.get_movie(session, movie_id, include_unpublished=True)
-    await media.forget_movie_media(session, movie_id, jobs)
-    await catalog.delete_movie(session, movie_id)
+    await flows.delete_film(session, movie_id=movie_id, jobs=jobs)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -207,20 +203,22 @@ async def delete_movie(
     summary="Attach a finished upload as the movie's video and start processing it",
 )
 async def attach_video(
+    request: Request,
     movie_id: uuid.UUID,
     body: AttachVideo,
     _: AdminUser,
-    session: DbSession,
+    caller: ReadSession,
     settings: AppSettings,
-    storage: MediaStorage,
     jobs: JobQueue,
 ) -> VideoOut:
+    # Who is calling is known: end that read before the file is probed, which
+    # takes a while and must not keep a transaction open (the service opens its own).
+    await caller.close()
     video = await media.attach_video(
-        session,
+        database(request),
         movie_id=movie_id,
         upload_id=body.upload_id,
         settings=settings,
-        storage=storage,
         jobs=jobs,
     )
     return VideoOut.of(video)
@@ -229,7 +227,7 @@ async def attach_video(
 @admin_router.post(
     "/{movie_id}/thumbnail",
     responses=error_responses(404),
-    summary="Upload the movie's poster (JPEG, PNG or WebP)",
+    summary="Upload the movie's poster (JPEG, PNG or WebP, at most 15 MiB)",
 )
 async def upload_thumbnail(
     movie_id: uuid.UUID,
@@ -238,10 +236,7 @@ async def upload_thumbnail(
     session: DbSession,
     storage: MediaStorage,
 ) -> ThumbnailOut:
-    data = await file.read(MAX_THUMBNAIL_BYTES + 1)
-    if len(data) > MAX_THUMBNAIL_BYTES:
-        raise media.UnsupportedImage("The image is larger than 15 MiB.")
-    url = await media.set_poster_from_image(session, movie_id=movie_id, data=data, storage=storage)
+    url = await flows.set_poster(session, movie_id=movie_id, image=file, storage=storage)
     return ThumbnailOut(thumbnail_url=url)
 
 
@@ -301,11 +296,14 @@ async def record_progress(
     registry: Streams,
     device: ViewerDevice,
 ) -> ProgressOut:
-    entry = await watching.record_progress(
-        session, user=user, movie_id=body.movie_id, position=body.progress
-    )
-    await streams.keep_watching(
-        session, registry, viewer=user, device=device, movie_id=body.movie_id, settings=settings
+    entry = await flows.report_progress(
+        session,
+        viewer=user,
+        movie_id=body.movie_id,
+        position=body.progress,
+        device=device,
+        streams=registry,
+        settings=settings,
     )
     return ProgressOut.model_validate(entry)
 

@@ -8,6 +8,7 @@ from kushfilms.billing.streams import Stream
 from kushfilms.catalog.schemas import MovieOut
 from kushfilms.kit.pagination import Page
 from kushfilms.kit.schema import RequestModel, ResponseModel
+from kushfilms.media.watching import MAX_POSITION
 from kushfilms.models import Video, VideoStatus
 
 
@@ -112,7 +113,7 @@ class PlaybackOut(ResponseModel):
 
 class ProgressIn(RequestModel):
     movie_id: uuid.UUID
-    progress: Annotated[StrictInt, Field(ge=0, le=100 * 3600, description="Seconds watched")]
+    progress: Annotated[StrictInt, Field(ge=0, le=MAX_POSITION, description="Seconds watched")]
 
 
 class ProgressOut(ResponseModel):

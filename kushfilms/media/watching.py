@@ -11,7 +11,12 @@ from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import Paged, PageRequest, count
 from kushfilms.models import Movie, User, WatchHistory
 
-COMPLETED_AT = 0.9  # watched this share of a film, it counts as seen
+COMPLETED_AT = 0.9  # watched this share of a film, it counts as seen, and starts over
+# The most a progress report may say, for the API and the player alike. A position
+# within the film is clamped to its duration anyway; this bound only refuses a report
+# no player sends, and stays loose enough for a film whose duration is not known yet
+# (probing has not run) however long it is: the longest films made run for days.
+MAX_POSITION = 7 * 24 * 3600
 
 
 async def record_progress(
@@ -41,7 +46,8 @@ def _completed(position: int, movie: Movie) -> bool:
 
 
 async def resume_position(session: AsyncSession, viewer: User | None, movie: Movie) -> int:
-    """Where to start: the last position, or the beginning once it was watched to the end."""
+    """Where to start: the last position, or the beginning once the film was watched to
+    the end (``COMPLETED_AT``). The only start-over rule: players start where this says."""
     if viewer is None:
         return 0
     entry = await _entry(session, viewer.id, movie.id)

@@ -38,7 +38,7 @@ from kushfilms.errors import BadRequest, Unauthorized, Unprocessable
 from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import PageRequest
 from kushfilms.kit.text import SingleLine
-from kushfilms.media import playback, watching
+from kushfilms.media import flows, playback, watching
 from kushfilms.media import service as media
 from kushfilms.media.playback import Playback, SignInRequired, SubscriptionRequired
 from kushfilms.models import AccessLevel, Category, Movie, User, VideoStatus
@@ -52,7 +52,6 @@ CATEGORY_ROWS = 6  # the home page shows at most this many categories
 HISTORY_SCAN = 30  # recent history entries looked at for "Continue watching"
 GRID_SIZE = 24  # films per page of the catalogue
 RELATED = 12  # "More in <category>" below the player
-MAX_POSITION = 7 * 24 * 3600  # a progress report beyond a week of film is nonsense
 _LARGE_POSTER = re.compile(r"-780\.jpg$")
 PLAN_NAMES = {level: level.value.title() for level in AccessLevel}
 SORT_NAMES = {
@@ -416,7 +415,7 @@ async def watch(
 
 
 class ProgressReport(BaseModel):
-    position: float = Field(ge=0, le=MAX_POSITION)
+    position: float = Field(ge=0, le=watching.MAX_POSITION)
 
 
 async def _progress_report(request: Request) -> ProgressReport:
@@ -447,19 +446,17 @@ async def report_progress(
         raise Unauthorized("Sign in to keep your place in films.")
     report = await _progress_report(request)
     movie = await catalog.get_movie(session, slug)
-    await watching.record_progress(
-        session, user=viewer, movie_id=movie.id, position=round(report.position)
-    )
     # The player's page set the cookie; a report without it is not a player's.
-    if streams.valid_device_id(request.cookies.get(DEVICE_COOKIE)):
-        await streams.keep_watching(
-            session,
-            registry,
-            viewer=viewer,
-            device=_device(request),
-            movie_id=movie.id,
-            settings=_settings(request),
-        )
+    from_player = streams.valid_device_id(request.cookies.get(DEVICE_COOKIE))
+    await flows.report_progress(
+        session,
+        viewer=viewer,
+        movie_id=movie.id,
+        position=round(report.position),
+        device=_device(request) if from_player else None,
+        streams=registry,
+        settings=_settings(request),
+    )
     return Response(status_code=204)
 
 

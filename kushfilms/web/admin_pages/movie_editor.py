@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kushfilms.catalog import service as catalog
 from kushfilms.db import DbSession, ReadSession
 from kushfilms.errors import KushError
+from kushfilms.media import flows
 from kushfilms.media import service as media
-from kushfilms.media.routes import MAX_THUMBNAIL_BYTES, MediaStorage
+from kushfilms.media.routes import MediaStorage
 from kushfilms.models import User
 from kushfilms.web.admin_pages import panels
 from kushfilms.web.admin_pages.common import page_messages, video_state
@@ -123,7 +124,7 @@ async def _edit_page(
         "access_levels": ACCESS_LEVELS,
         "notice": notice,
         "problem": problem,
-        "max_poster_mib": MAX_THUMBNAIL_BYTES // (1024 * 1024),
+        "max_poster_mib": flows.MAX_POSTER_BYTES // (1024 * 1024),
     }
     return pages.render(
         request, "admin/movie_edit.html", viewer=admin, status_code=status_code, **context
@@ -177,18 +178,11 @@ async def upload_poster(
     storage: MediaStorage,
     file: UploadFile | None = None,
 ) -> Response:
-    problem, status = "", 422
-    data = await file.read(MAX_THUMBNAIL_BYTES + 1) if file is not None else b""
-    if not data:
-        problem = "Choose an image file to upload."
-    elif len(data) > MAX_THUMBNAIL_BYTES:
-        problem, status = f"The image is larger than {MAX_THUMBNAIL_BYTES // 1024**2} MiB.", 413
-    else:
+    problem, status = "Choose an image file to upload.", 422
+    if file is not None and file.size:
         try:
-            await media.set_poster_from_image(
-                session, movie_id=movie_id, data=data, storage=storage
-            )
-        except media.UnsupportedImage as error:
+            await flows.set_poster(session, movie_id=movie_id, image=file, storage=storage)
+        except (flows.PosterTooLarge, media.UnsupportedImage) as error:
             problem, status = error.detail, error.status
         else:
             return RedirectResponse(f"/admin/movies/{movie_id}/edit?notice=poster", 303)

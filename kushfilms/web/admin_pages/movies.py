@@ -12,6 +12,7 @@ from kushfilms.catalog.service import MovieFilter
 from kushfilms.db import DbSession, ReadSession
 from kushfilms.kit.pagination import PageRequest
 from kushfilms.kit.text import SingleLine
+from kushfilms.media import flows
 from kushfilms.media import service as media
 from kushfilms.media.routes import JobQueue
 from kushfilms.models import User
@@ -100,14 +101,11 @@ async def publish(
     fragment: Fragment = "",
     back: Back = "",
 ) -> Response:
-    await catalog.get_movie(session, movie_id, include_unpublished=True)
     problem = ""
     try:
-        await media.ready_video(session, movie_id)
+        await flows.publish_film(session, movie_id=movie_id)
     except media.VideoNotReady:
         problem = "video_not_ready"
-    else:
-        await catalog.set_published(session, movie_id, True)
     return await _toggled(
         request,
         admin,
@@ -131,7 +129,7 @@ async def unpublish(
     fragment: Fragment = "",
     back: Back = "",
 ) -> Response:
-    await catalog.set_published(session, movie_id, False)
+    await flows.unpublish_film(session, movie_id=movie_id)
     return await _toggled(
         request,
         admin,
@@ -160,10 +158,7 @@ async def confirm_delete(
 async def delete(
     request: Request, movie_id: uuid.UUID, _: PageAdmin, session: DbSession, jobs: JobQueue
 ) -> Response:
-    # The same steps as the API: its files go in a job once the deletion commits.
-    await catalog.get_movie(session, movie_id, include_unpublished=True)
-    await media.forget_movie_media(session, movie_id, jobs)
-    await catalog.delete_movie(session, movie_id)
+    await flows.delete_film(session, movie_id=movie_id, jobs=jobs)
     if is_htmx(request):
         return HTMLResponse("")  # the row swaps out
     return RedirectResponse("/admin/movies?notice=deleted", status_code=303)

@@ -8,7 +8,6 @@ const SEEK_STEP = 5;
 const JUMP_STEP = 10;
 const VOLUME_STEP = 0.05;
 const IDLE_MS = 2_500;
-const RESUME_TAIL = 15; // a film stopped this close to the end starts over
 const SETTINGS_KEY = "kf-player";
 const AHEAD_SECONDS = 60; // the most the player buffers ahead of the picture
 
@@ -91,8 +90,8 @@ function startPlayer(root) {
   const closeMenus = () => openMenus.forEach((close) => close());
 
   // --- Source -----------------------------------------------------------------
-  const resumeAt = Number(data.resume) || 0;
-  const startAt = resumeAt > 0 && (!knownDuration || resumeAt < knownDuration - RESUME_TAIL) ? resumeAt : 0;
+  // Where the server says to start: it alone decides when a film starts over.
+  const startAt = Number(data.resume) || 0;
   const signatures = segmentSignatures((Number(data.segmentSeconds) || 300) * 1000);
 
   function attach(position) {
