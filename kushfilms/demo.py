@@ -36,7 +36,6 @@ from kushfilms.kit.clock import utcnow
 from kushfilms.media import service as media
 from kushfilms.media import uploads
 from kushfilms.media.ffmpeg import TranscodeError, ffmpeg_executable
-from kushfilms.media.storage import Storage
 from kushfilms.media.synthetic import render_clip
 from kushfilms.media.tasks import transcode
 from kushfilms.models import AccessLevel, Video, VideoStatus
@@ -246,7 +245,6 @@ async def make_films(
     claimed: Claimed,
     *,
     jobs: Jobs,
-    storage: Storage,
     clips: Path,
     seconds: float | None,
     report: Callable[[str], object],
@@ -263,7 +261,7 @@ async def make_films(
     worker = Heartbeat(jobs.settings)  # a worker while it transcodes, like any other
     try:
         try:
-            videos = await _attach_clips(db, claimed, jobs, storage, clips, seconds, report)
+            videos = await _attach_clips(db, claimed, jobs, clips, seconds, report)
         except BaseException:  # Ctrl-C included: the next demo starts again from scratch
             await _give_back(db, jobs, claimed.movies)
             raise
@@ -291,7 +289,6 @@ async def _attach_clips(
     db: Database,
     claimed: Claimed,
     jobs: Jobs,
-    storage: Storage,
     clips: Path,
     seconds: float | None,
     report: Callable[[str], object],
@@ -306,15 +303,10 @@ async def _attach_clips(
             upload = await uploads.stage_local_file(
                 session, clip, created_by=claimed.admin_id, settings=jobs.settings
             )
-            video = await media.attach_video(
-                session,
-                movie_id=movie_id,
-                upload_id=upload.id,
-                settings=jobs.settings,
-                storage=storage,
-                jobs=jobs,
-            )
-            videos[movie_id] = video.id
+        video = await media.attach_video(
+            db, movie_id=movie_id, upload_id=upload.id, settings=jobs.settings, jobs=jobs
+        )
+        videos[movie_id] = video.id
     return videos
 
 

@@ -17,7 +17,6 @@ from kushfilms import demo
 from kushfilms.catalog import service as catalog
 from kushfilms.config import Settings
 from kushfilms.db import Database, transaction
-from kushfilms.media.storage import open_storage
 from kushfilms.models import AccessLevel, Role, User
 from kushfilms.worker.queue import Jobs
 from kushfilms.worker.runner import all_jobs
@@ -173,7 +172,6 @@ async def test_a_demo_stopped_before_its_films_are_attached_leaves_the_catalogue
         demo.make_films(
             first,
             jobs=Jobs(env.settings, all_jobs()),
-            storage=open_storage(env.settings),
             clips=tmp_path,
             seconds=1,
             report=stop_at_the_second_film,

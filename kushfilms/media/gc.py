@@ -30,6 +30,7 @@ GRACE = timedelta(hours=1)
 class Garbage:
     prefixes: list[str] = field(default_factory=list)  # stored objects
     staged_files: list[str] = field(default_factory=list)  # upload ids
+    held_sources: list[str] = field(default_factory=list)  # ids of videos that are gone
     work_dirs: list[str] = field(default_factory=list)  # video ids
     expired_uploads: int = 0
 
@@ -47,6 +48,7 @@ async def collect(
             garbage.prefixes.append(f"videos/{name}")
     garbage.prefixes += await _stale_art(session, storage, now)
     garbage.staged_files = await _unknown_staged_files(session, settings, now)
+    garbage.held_sources = await asyncio.to_thread(_orphaned_sources, settings, set(videos), now)
     garbage.work_dirs = _idle_work_dirs(settings, videos.values())
     if delete:
         garbage.expired_uploads = await uploads.expire_uploads(session, settings, now=now)
@@ -54,6 +56,8 @@ async def collect(
             await storage.delete_prefix(prefix)
         for upload_id in garbage.staged_files:
             uploads.staged_path(settings, upload_id).unlink(missing_ok=True)
+        for orphan in garbage.held_sources:
+            uploads.held_source_path(settings, uuid.UUID(orphan)).unlink(missing_ok=True)
         for scratch in garbage.work_dirs:
             shutil.rmtree(settings.data_dir / "work" / scratch, ignore_errors=True)
     return garbage
@@ -91,8 +95,27 @@ async def _unknown_staged_files(
     return sorted(
         path.name
         for path in await asyncio.to_thread(lambda: list(directory.iterdir()))
-        if path.is_file() and path.name not in known and path.stat().st_mtime < cutoff
+        if path.is_file()
+        and path.name not in known
+        and not path.name.endswith(uploads.HELD_SUFFIX)  # a video's: see _orphaned_sources
+        and path.stat().st_mtime < cutoff
     )
+
+
+def _orphaned_sources(settings: Settings, videos: set[uuid.UUID], now: datetime) -> list[str]:
+    """Sources held for their video's job (``uploads.hold_for_video``) whose video is
+    gone: replaced or deleted before the job stored them. A held source is kept while
+    its video exists, whatever its age."""
+    directory = settings.upload_dir
+    if not directory.is_dir():
+        return []
+    cutoff = (now - GRACE).timestamp()
+    orphans = []
+    for path in directory.glob(f"*{uploads.HELD_SUFFIX}"):
+        video_id = _uuid(path.name.removesuffix(uploads.HELD_SUFFIX))
+        if video_id is not None and video_id not in videos and path.stat().st_mtime < cutoff:
+            orphans.append(str(video_id))
+    return sorted(orphans)
 
 
 def _idle_work_dirs(settings: Settings, videos: Iterable[Video]) -> list[str]:

@@ -2,6 +2,7 @@
 
 import asyncio
 import secrets
+import threading
 import uuid
 from collections.abc import Collection, Sequence
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.catalog import service as catalog
 from kushfilms.config import Settings
+from kushfilms.db import Database, after_commit, transaction
 from kushfilms.errors import Conflict, KushError
 from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import count
@@ -29,7 +31,6 @@ class InvalidMedia(KushError):
 
     status = 422
     code = "invalid_media"
-    commits = True  # the refused upload's removal must stick
 
 
 class NotAVideo(InvalidMedia):
@@ -56,44 +57,63 @@ def art_url(key: str) -> str:
 
 
 async def attach_video(
-    session: AsyncSession,
+    db: Database,
     *,
     movie_id: uuid.UUID,
     upload_id: str,
     settings: Settings,
-    storage: Storage,
     jobs: Jobs,
 ) -> Video:
     """Make a finished upload the movie's video and start processing it.
 
-    The source is probed first; anything that is not a playable video is
-    refused with the reason, and its bytes are deleted.
+    The source is probed first, with no transaction open; anything that is not
+    a playable video is refused with the reason, and its bytes are deleted. The
+    video is then recorded in one short transaction, and its job moves the
+    source into storage: no transaction waits for the probe or the transfer.
     """
-    await catalog.get_movie(session, movie_id, include_unpublished=True)
-    upload = await uploads.take_completed_upload(session, upload_id, settings)
-    staged = uploads.staged_path(settings, upload_id)
+    async with db.reader() as session:
+        await catalog.get_movie(session, movie_id, include_unpublished=True)
+        upload = await uploads.completed_upload(session, upload_id, settings)
     try:
-        info = await asyncio.to_thread(probe, staged)
+        info = await asyncio.to_thread(probe, uploads.staged_path(settings, upload_id))
     except ProbeError as error:
-        await uploads.delete_upload(session, upload_id, settings)
+        async with transaction(db.writer) as session:
+            await uploads.delete_upload(session, upload_id, settings)
         refusal = NotAVideo if error.code in ("unreadable", "no_video") else InvalidMedia
         raise refusal(f"{error} The upload has been deleted.", reason=error.code) from error
 
-    previous = await get_video(session, movie_id)
+    video = Video(id=uuid.uuid4(), movie_id=movie_id, source_filename=upload.filename[:255])
+    video.source_key = f"{video.prefix}source"
+    _record_source(video, info)
+    held = await asyncio.to_thread(uploads.hold_for_video, settings, upload_id, video.id)
+    recorded = threading.Event()  # set by the commit itself, whatever fails after it
+    try:
+        async with transaction(db.writer) as session:
+            after_commit(session, recorded.set)
+            await _record_video(session, video, upload_id=upload_id, settings=settings, jobs=jobs)
+    finally:
+        if not recorded.is_set():
+            held.unlink(missing_ok=True)
+    return video
+
+
+async def _record_video(
+    session: AsyncSession, video: Video, *, upload_id: str, settings: Settings, jobs: Jobs
+) -> None:
+    """Take the upload (once: a second attach of it is refused), replace the movie's
+    previous video (its objects are deleted by a job) and queue the transcode."""
+    await catalog.get_movie(session, video.movie_id, include_unpublished=True)
+    await uploads.take_completed_upload(session, upload_id, settings)
+    uploads.release_staged_file(session, settings, upload_id)
+    previous = await get_video(session, video.movie_id)
     if previous is not None:
         await session.delete(previous)
         await session.flush()
         enqueue(session, jobs, DELETE_OBJECTS, previous.prefix)
-    video = Video(id=uuid.uuid4(), movie_id=movie_id, source_filename=upload.filename[:255])
-    video.source_key = f"{video.prefix}source"
-    _record_source(video, info)
-    await storage.move_in(video.source_key, staged, content_type="application/octet-stream")
-    await uploads.delete_upload(session, upload_id, settings)
     session.add(video)
     await session.flush()
-    await catalog.set_duration(session, movie_id, round(info.duration))
+    await catalog.set_duration(session, video.movie_id, round(video.source_duration))
     enqueue(session, jobs, TRANSCODE, str(video.id))
-    return video
 
 
 def _record_source(video: Video, info: SourceInfo) -> None:

@@ -8,19 +8,23 @@ than when they run out. A video is tried at most MAX_ATTEMPTS times.
 """
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import shutil
 import threading
 import time
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.catalog import service as catalog
+from kushfilms.config import Settings
 from kushfilms.db import Database, transaction
 from kushfilms.kit.clock import utcnow
 from kushfilms.media import service as media
@@ -46,6 +50,7 @@ from kushfilms.worker.queue import Jobs, JobSpec, enqueue
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 HEARTBEAT_SECONDS = 2.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -114,11 +119,9 @@ async def _transcode(jobs: Jobs, video_id: uuid.UUID) -> None:
 async def _process(db: Database, storage: Storage, jobs: Jobs, claim: Claim, work: Path) -> None:
     settings = jobs.settings
     stopwatch = Stopwatch()
-    local = storage.local_path(claim.source_key)
-    if local is None:
-        local = work / "source"
-        await storage.download(claim.source_key, local)
-    digest = await asyncio.to_thread(_sha256, local)
+    local, digest = await _keeping_lease(
+        db, claim, settings.job_lease_seconds, _fetch_source(storage, settings, claim, work)
+    )
     stopwatch.lap("source")
     info = claim.source
     ffmpeg = ffmpeg_executable(settings.ffmpeg_path)
@@ -169,6 +172,46 @@ async def _process(db: Database, storage: Storage, jobs: Jobs, claim: Claim, wor
     stopwatch.lap("record")
     names = ", ".join(rendition.name for rendition in renditions)
     log.info("video %s is ready: %s (%s)", claim.video_id, names, stopwatch)
+
+
+async def _fetch_source(
+    storage: Storage, settings: Settings, claim: Claim, work: Path
+) -> tuple[Path, str]:
+    """The source as a local file (stored first, downloaded if the store is remote) and
+    its SHA-256."""
+    await _store_source(storage, settings, claim)
+    local = storage.local_path(claim.source_key)
+    if local is None:
+        local = work / "source"
+        await storage.download(claim.source_key, local)
+    return local, await asyncio.to_thread(_sha256, local)
+
+
+async def _keeping_lease(
+    db: Database, claim: Claim, lease_seconds: int, work: Coroutine[Any, Any, T]
+) -> T:
+    """Await ``work`` (a transfer of many GiB, a hash) renewing the lease meanwhile, as
+    the transcode itself does, so that recovery never takes a live job for a dead one."""
+    running = asyncio.ensure_future(work)
+    lease = timedelta(seconds=lease_seconds)
+    while not running.done():
+        await asyncio.wait({running}, timeout=HEARTBEAT_SECONDS)
+        if not running.done() and not await _heartbeat(db, claim, Progress(), lease):
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+            raise TranscodeCancelled
+    return await running
+
+
+async def _store_source(storage: Storage, settings: Settings, claim: Claim) -> None:
+    """Move the source that the attach left held on disk into storage, unless an earlier
+    attempt did (it stored the object, then removed the held file)."""
+    held = uploads.held_source_path(settings, claim.video_id)
+    if await asyncio.to_thread(held.is_file):
+        await storage.move_in(claim.source_key, held, content_type="application/octet-stream")
+    elif not await storage.exists(claim.source_key):
+        raise TranscodeError("The source file is missing: it was neither held nor stored.")
 
 
 async def _run_with_heartbeat(

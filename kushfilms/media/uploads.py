@@ -22,6 +22,11 @@ once rather than queued behind a slow client, and only the holder truncates.
 No transaction stays open while a body streams: the row is read in a short
 read session, the bytes go to disk, then the offset is recorded in a short
 write transaction (an SQLite writer locks the whole database).
+
+Attaching an upload to a movie hands its bytes over to the new video: they are
+linked to ``KF_UPLOAD_DIR/<video id>.source`` (:func:`hold_for_video`) before
+the upload is taken, and wait there until the video's transcode job moves them
+into storage, so no transaction waits for that transfer.
 """
 
 import asyncio
@@ -176,6 +181,27 @@ def staged_path(settings: Settings, upload_id: str) -> Path:
     if not _UPLOAD_ID.fullmatch(upload_id):
         raise ValueError(f"not an upload id: {upload_id!r}")
     return settings.upload_dir / upload_id
+
+
+HELD_SUFFIX = ".source"  # never in an upload id, so the two kinds of name never meet
+
+
+def held_source_path(settings: Settings, video_id: uuid.UUID) -> Path:
+    """Where an attached upload's bytes wait for their video's job to store them."""
+    return settings.upload_dir / f"{video_id}{HELD_SUFFIX}"
+
+
+def hold_for_video(settings: Settings, upload_id: str, video_id: uuid.UUID) -> Path:
+    """Link the upload's staged bytes to where the video's job will find them (no copy).
+
+    Done before the upload is taken, so that no transaction waits for the disk;
+    if the attach then fails, the caller removes the link. The link's time is set
+    to now, so garbage collection gives it its grace period from this moment.
+    """
+    held = held_source_path(settings, video_id)
+    os.link(staged_path(settings, upload_id), held)
+    os.utime(held)
+    return held
 
 
 def _expiry(settings: Settings, now: datetime) -> datetime:
@@ -401,15 +427,9 @@ async def _record_offset(
     return upload
 
 
-async def take_completed_upload(
-    session: AsyncSession, upload_id: str, settings: Settings
-) -> Upload:
-    """Hand a finished upload over to be attached to a movie; it can be taken once.
-
-    Its staged file stays for a fresh expiry period, then ``expire_uploads``
-    removes it if it is still there.
-    """
-    upload = await _load(session, upload_id, for_update=True)
+async def completed_upload(session: AsyncSession, upload_id: str, settings: Settings) -> Upload:
+    """A finished upload that has not been attached yet (a read: nothing is taken)."""
+    upload = await _load(session, upload_id)
     _refuse_expired(upload)
     if upload.attached_at is not None:
         raise UploadAlreadyAttached()
@@ -419,11 +439,31 @@ async def take_completed_upload(
         )
     if _staged_size(staged_path(settings, upload_id)) != upload.length:
         raise UploadIncomplete("This upload's bytes are missing on disk; upload the file again.")
+    return upload
+
+
+async def take_completed_upload(
+    session: AsyncSession, upload_id: str, settings: Settings
+) -> Upload:
+    """Hand a finished upload over to be attached to a movie; it can be taken once.
+
+    The row stays, marked attached, so that a second attach is refused. Its
+    staged file stays for a fresh expiry period, then ``expire_uploads``
+    removes it if it is still there (see :func:`release_staged_file`).
+    """
+    await _load(session, upload_id, for_update=True)  # two attaches at once: one waits
+    upload = await completed_upload(session, upload_id, settings)
     now = utcnow()
     upload.attached_at = now
     upload.expires_at = _expiry(settings, now)
     await session.flush()
     return upload
+
+
+def release_staged_file(session: AsyncSession, settings: Settings, upload_id: str) -> None:
+    """Once the session commits, remove the upload's staged name for its bytes: they
+    are held for the video it was attached to (:func:`hold_for_video`)."""
+    after_commit(session, partial(_remove_staged_files, [staged_path(settings, upload_id)]))
 
 
 async def delete_upload(session: AsyncSession, upload_id: str, settings: Settings) -> None:
@@ -436,7 +476,9 @@ async def delete_upload(session: AsyncSession, upload_id: str, settings: Setting
 async def expire_uploads(session: AsyncSession, settings: Settings, *, now: datetime) -> int:
     """Remove what expired: unattached uploads entirely, the leftover files of attached ones.
 
-    An upload whose bytes are being written right now is left for a later run.
+    An attached upload's bytes were held for its video under another name
+    (:func:`hold_for_video`), so its leftover file is no loss to the video. An
+    upload whose bytes are being written right now is left for a later run.
     Returns how many uploads were cleared.
     """
     stale = await session.execute(
