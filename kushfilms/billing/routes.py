@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from kushfilms.accounts.deps import CurrentUser
 from kushfilms.billing import events, local, service
+from kushfilms.billing.deps import base_url, provider
 from kushfilms.billing.plans import plans_from
 from kushfilms.billing.provider import PaymentProvider
 from kushfilms.billing.schemas import (
@@ -25,6 +26,7 @@ from kushfilms.billing.schemas import (
 )
 from kushfilms.config import Settings
 from kushfilms.db import Database, DbSession, ReadSession
+from kushfilms.deps import settings_of
 from kushfilms.errors import COMMON_ERRORS, BadRequest, KushError, error_responses
 from kushfilms.kit.pagination import Page, PageQuery, to_page
 from kushfilms.models import User
@@ -46,24 +48,10 @@ class WebhookFailed(KushError):
     message = "The event could not be applied; nothing was changed. Send it again."
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def provider(request: Request, session: AsyncSession) -> PaymentProvider:
-    return service.provider_for(_settings(request), session, request.app.state.stripe)
-
-
-def base_url(request: Request) -> str:
-    """Where payment pages send viewers back to: KF_PUBLIC_URL, or this request's site."""
-    return _settings(request).public_url.rstrip("/") or str(request.base_url).rstrip("/")
-
-
 @router.get("/api/plans")
 async def list_plans(request: Request) -> list[PlanOut]:
     """The plans on sale, cheapest first."""
-    return [PlanOut.model_validate(offer) for offer in plans_from(_settings(request))]
+    return [PlanOut.model_validate(offer) for offer in plans_from(settings_of(request))]
 
 
 @router.post(
@@ -78,7 +66,7 @@ async def create_checkout(
     url = await service.start_checkout(
         session,
         provider(request, session),
-        _settings(request),
+        settings_of(request),
         user=user,
         plan=body.plan,
         base_url=base_url(request),
@@ -87,7 +75,7 @@ async def create_checkout(
 
 
 async def _status(session: AsyncSession, request: Request, user: User) -> SubscriptionStatusOut:
-    found = await service.status(session, _settings(request), user=user)
+    found = await service.status(session, settings_of(request), user=user)
     held = found.subscription
     return SubscriptionStatusOut(
         plan=found.plan,
@@ -118,7 +106,7 @@ async def cancel_subscription(
     request: Request, user: CurrentUser, session: DbSession
 ) -> SubscriptionStatusOut:
     """Cancel at the end of the paid period (the plan stays until then)."""
-    settings = _settings(request)
+    settings = settings_of(request)
     await service.cancel(session, provider(request, session), settings, user=user)
     return await _status(session, request, user)
 
@@ -128,7 +116,7 @@ async def resume_subscription(
     request: Request, user: CurrentUser, session: DbSession
 ) -> SubscriptionStatusOut:
     """Take back a cancellation while the paid period lasts."""
-    settings = _settings(request)
+    settings = settings_of(request)
     await service.resume(session, provider(request, session), settings, user=user)
     return await _status(session, request, user)
 
@@ -139,7 +127,7 @@ async def change_subscription(
 ) -> SubscriptionStatusOut:
     """Upgrade now (the rest of the period is charged pro rata) or downgrade from
     the next period."""
-    settings = _settings(request)
+    settings = settings_of(request)
     await service.change(session, provider(request, session), settings, user=user, plan=body.plan)
     return await _status(session, request, user)
 
@@ -165,7 +153,7 @@ async def stripe_webhook(
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> WebhookOut:
     """Stripe's events, verified by their signature and applied exactly once."""
-    settings = _settings(request)
+    settings = settings_of(request)
     db: Database = request.app.state.db
     secret = settings.stripe_webhook_secret.get_secret_value()
     payload = await request.body()

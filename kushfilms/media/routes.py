@@ -17,6 +17,7 @@ from kushfilms.catalog import service as catalog
 from kushfilms.catalog.service import MovieFilter, Sort
 from kushfilms.config import Settings
 from kushfilms.db import DbSession, ReadSession, database
+from kushfilms.deps import AppSettings, JobQueue, MediaStorage
 from kushfilms.errors import COMMON_ERRORS, error_responses
 from kushfilms.kit.pagination import Page, PageQuery, to_page
 from kushfilms.kit.text import SingleLine
@@ -46,7 +47,6 @@ from kushfilms.media.schemas import (
 from kushfilms.media.signing import Scope
 from kushfilms.media.storage import BadKey, Storage
 from kushfilms.models import AccessLevel
-from kushfilms.worker.queue import Jobs
 
 router = APIRouter(tags=["playback"], responses=error_responses(*COMMON_ERRORS))
 admin_router = APIRouter(
@@ -88,24 +88,9 @@ def _file_response(description: str, *types: str) -> dict[int | str, dict[str, o
     return {200: {"description": description, "content": {kind: {} for kind in types}}}
 
 
-async def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-async def _storage(request: Request) -> Storage:
-    storage: Storage = request.app.state.storage
-    return storage
-
-
 async def _checks(request: Request) -> AccessChecks:
     checks: AccessChecks = request.app.state.playback_checks
     return checks
-
-
-async def _jobs(request: Request) -> Jobs:
-    jobs: Jobs = request.app.state.jobs
-    return jobs
 
 
 async def _device(
@@ -128,9 +113,6 @@ async def _device(
     )
 
 
-AppSettings = Annotated[Settings, Depends(_settings)]
-MediaStorage = Annotated[Storage, Depends(_storage)]
-JobQueue = Annotated[Jobs, Depends(_jobs)]
 PlaybackChecks = Annotated[AccessChecks, Depends(_checks)]
 ViewerDevice = Annotated[Device, Depends(_device)]
 

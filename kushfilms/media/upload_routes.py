@@ -16,8 +16,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 
 from kushfilms.accounts.deps import AdminUser
-from kushfilms.config import Settings
 from kushfilms.db import DbSession, ReadSession, database, transaction
+from kushfilms.deps import settings_of
 from kushfilms.errors import COMMON_ERRORS, KushError, error_responses
 from kushfilms.kit.text import SingleLine
 from kushfilms.media import uploads
@@ -118,11 +118,6 @@ def _metadata(header: str) -> dict[str, str]:
         ) from error
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def _http_date(moment: datetime) -> str:
     return format_datetime(moment, usegmt=True)
 
@@ -162,7 +157,7 @@ async def _receive(
     length = request.headers.get("content-length", "")
     return await uploads.receive_chunk(
         database(request),
-        _settings(request),
+        settings_of(request),
         upload_id,
         offset=offset,
         body=_body(request),
@@ -182,7 +177,7 @@ async def describe_server(request: Request, _: AdminUser) -> Response:
         headers={
             "Tus-Version": TUS_VERSION,
             "Tus-Extension": TUS_EXTENSIONS,
-            "Tus-Max-Size": str(_settings(request).upload_max_bytes),
+            "Tus-Max-Size": str(settings_of(request).upload_max_bytes),
             "Tus-Checksum-Algorithm": ",".join(uploads.CHECKSUM_ALGORITHMS),
         },
     )
@@ -216,7 +211,7 @@ async def start_upload(
     checksum = uploads.parse_checksum(upload_checksum) if upload_checksum else None
     # The sign-in check is done; its read transaction must not last the upload.
     await auth_session.close()
-    settings = _settings(request)
+    settings = settings_of(request)
     async with transaction(database(request).writer) as session:
         upload = await uploads.create_upload(
             session, length=upload_length, metadata=metadata, created_by=admin.id, settings=settings
@@ -243,7 +238,7 @@ async def describe_upload(
     upload_id: UploadId, request: Request, response: Response, _: AdminUser, session: ReadSession
 ) -> UploadOut:
     upload = await uploads.get_upload(session, upload_id)
-    offset = uploads.resumable_offset(_settings(request), upload)
+    offset = uploads.resumable_offset(settings_of(request), upload)
     response.headers.update(_progress_headers(upload, offset))
     response.headers["Upload-Length"] = str(upload.length)
     if upload.metadata_:
@@ -289,5 +284,5 @@ async def append_to_upload(
 async def terminate_upload(
     upload_id: UploadId, request: Request, _: AdminUser, session: DbSession
 ) -> Response:
-    await uploads.delete_upload(session, upload_id, _settings(request))
+    await uploads.delete_upload(session, upload_id, settings_of(request))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

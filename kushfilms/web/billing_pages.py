@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.accounts import service as accounts
 from kushfilms.billing import service
+from kushfilms.billing.deps import base_url, provider
 from kushfilms.billing.local import CardDeclined, CheckoutNotOpen, LocalProvider
 from kushfilms.billing.plans import plans_from
-from kushfilms.billing.routes import base_url, provider
-from kushfilms.config import Settings
 from kushfilms.db import DbSession, ReadSession
+from kushfilms.deps import settings_of
 from kushfilms.errors import NotFound, Unprocessable
 from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import PageRequest
@@ -43,11 +43,6 @@ TEST_CARDS = (
 )
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def _paid_plan(value: str) -> Plan:
     if value not in (Plan.BASIC, Plan.PREMIUM):
         raise Unprocessable("Choose Basic or Premium.")
@@ -61,7 +56,7 @@ def _paid_plan(value: str) -> Plan:
 async def pricing(
     request: Request, viewer: PageViewer, session: ReadSession, pages: Templates
 ) -> HTMLResponse:
-    settings = _settings(request)
+    settings = settings_of(request)
     plans = plans_from(settings)
     status = await service.status(session, settings, user=viewer) if viewer else None
     return pages.render(
@@ -83,7 +78,7 @@ async def choose_plan(
     url = await service.start_checkout(
         session,
         provider(request, session),
-        _settings(request),
+        settings_of(request),
         user=me,
         plan=_paid_plan(plan),
         base_url=base_url(request),
@@ -95,7 +90,7 @@ async def choose_plan(
 async def change_plan(
     request: Request, user: PageUser, session: DbSession, plan: Text = ""
 ) -> RedirectResponse:
-    settings = _settings(request)
+    settings = settings_of(request)
     chosen = _paid_plan(plan)
     held = (await service.status(session, settings, user=user)).subscription
     plan_before = held.plan if held else None  # the row itself changes below
@@ -118,7 +113,7 @@ async def _local_checkout(
     request: Request, session: AsyncSession, user: User, checkout_id: str
 ) -> tuple[LocalProvider, dict[str, Any]]:
     """The viewer's own checkout on the built-in provider; anyone else's is not found."""
-    settings = _settings(request)
+    settings = settings_of(request)
     if settings.uses_stripe:
         raise NotFound()
     local = LocalProvider(session, settings)
@@ -138,7 +133,7 @@ def _checkout_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    offer = plans_from(_settings(request)).by_price(str(checkout.get("price", "")))
+    offer = plans_from(settings_of(request)).by_price(str(checkout.get("price", "")))
     is_open = checkout["status"] == "open" and checkout["expires_at"] >= utcnow().timestamp()
     return pages.render(
         request,
@@ -212,7 +207,7 @@ async def subscription(
     pages: Templates,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
-    settings = _settings(request)
+    settings = settings_of(request)
     status = await service.status(session, settings, user=user)
     summary = summarize(
         status,
@@ -243,7 +238,7 @@ async def confirm_cancel(
     request: Request, user: PageUser, session: ReadSession, pages: Templates
 ) -> Response:
     """The confirmation step before a cancellation."""
-    settings = _settings(request)
+    settings = settings_of(request)
     status = await service.status(session, settings, user=user)
     held = status.subscription
     if held is None or not service.is_live(held) or held.cancel_at_period_end:
@@ -259,13 +254,13 @@ async def confirm_cancel(
 
 @router.post("/account/subscription/cancel", dependencies=[CheckedForm])
 async def cancel(request: Request, user: PageUser, session: DbSession) -> RedirectResponse:
-    await service.cancel(session, provider(request, session), _settings(request), user=user)
+    await service.cancel(session, provider(request, session), settings_of(request), user=user)
     return RedirectResponse("/account/subscription?done=canceled", status_code=303)
 
 
 @router.post("/account/subscription/resume", dependencies=[CheckedForm])
 async def resume(request: Request, user: PageUser, session: DbSession) -> RedirectResponse:
-    await service.resume(session, provider(request, session), _settings(request), user=user)
+    await service.resume(session, provider(request, session), settings_of(request), user=user)
     return RedirectResponse("/account/subscription?done=resumed", status_code=303)
 
 

@@ -32,8 +32,8 @@ from kushfilms.billing.streams import (
 )
 from kushfilms.catalog import service as catalog
 from kushfilms.catalog.service import MovieFilter, Sort
-from kushfilms.config import Settings
 from kushfilms.db import DbSession, ReadSession, ReplicaSession
+from kushfilms.deps import settings_of
 from kushfilms.errors import BadRequest, Unauthorized, Unprocessable
 from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import PageRequest
@@ -158,11 +158,6 @@ def parse_browse(search: str, category: str, access_level: str, sort: str, page:
         sort=Sort(chosen) if chosen in Sort._value2member_map_ else None,
         page=page,
     )
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 async def _categories_with_films(session: AsyncSession) -> list[tuple[Category, int]]:
@@ -340,7 +335,7 @@ async def _play_or_refusal(
             session,
             viewer=viewer,
             id_or_slug=str(movie.id),
-            settings=_settings(request),
+            settings=settings_of(request),
             streams=registry,
             device=device,
         )
@@ -349,7 +344,7 @@ async def _play_or_refusal(
         plan = PLAN_NAMES[AccessLevel(level)] if level in AccessLevel.__members__ else None
         return Refusal("sign_in" if isinstance(refused, SignInRequired) else "upgrade", plan)
     except TooManyStreams as refused:
-        more = any(offer.streams > refused.limit for offer in plans_from(_settings(request)))
+        more = any(offer.streams > refused.limit for offer in plans_from(settings_of(request)))
         return Refusal(
             "devices", devices=refused.devices, limit=refused.limit, more_on_other_plans=more
         )
@@ -455,7 +450,7 @@ async def report_progress(
         position=round(report.position),
         device=_device(request) if from_player else None,
         streams=registry,
-        settings=_settings(request),
+        settings=settings_of(request),
     )
     return Response(status_code=204)
 

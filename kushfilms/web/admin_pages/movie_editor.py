@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.catalog import service as catalog
 from kushfilms.db import DbSession, ReadSession
+from kushfilms.deps import MediaStorage
 from kushfilms.errors import KushError
 from kushfilms.media import flows
 from kushfilms.media import service as media
-from kushfilms.media.routes import MediaStorage
 from kushfilms.models import User
 from kushfilms.web.admin_pages import panels
 from kushfilms.web.admin_pages.common import page_messages, video_state

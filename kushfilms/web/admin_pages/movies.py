@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kushfilms.catalog import service as catalog
 from kushfilms.catalog.service import MovieFilter
 from kushfilms.db import DbSession, ReadSession
+from kushfilms.deps import JobQueue
 from kushfilms.kit.pagination import PageRequest
 from kushfilms.kit.text import SingleLine
 from kushfilms.media import flows
 from kushfilms.media import service as media
-from kushfilms.media.routes import JobQueue
 from kushfilms.models import User
 from kushfilms.web.admin_pages import panels
 from kushfilms.web.admin_pages.common import back_to, is_htmx, page_messages, video_state
