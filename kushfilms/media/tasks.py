@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.catalog import service as catalog
@@ -238,7 +239,11 @@ async def _run_with_heartbeat(
 
 async def _claim(db: Database, video_id: uuid.UUID, lease: timedelta) -> Claim | None:
     async with transaction(db.writer) as session:
-        video = await session.get(Video, video_id)
+        # Locked: two workers given one job (the queue's copy and a demo, say) must not
+        # both read it waiting and both take it, sharing one scratch directory.
+        video = await session.scalar(
+            select(Video).where(Video.id == video_id).with_for_update(key_share=True)
+        )
         now = utcnow()
         if video is None or video.status in (VideoStatus.READY, VideoStatus.FAILED):
             return None
