@@ -3,7 +3,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, bearer, register
+from tests.conftest import PASSWORD, Backend, bearer, register
 
 
 async def test_register_returns_the_user_and_a_working_token_pair(
@@ -97,3 +97,27 @@ async def test_invalid_registrations_name_the_field(
     error = response.json()["error"]
     assert error["code"] == "validation_error"
     assert field in [detail["field"] for detail in error["details"]]
+
+
+async def test_no_transaction_is_open_while_the_password_is_hashed(
+    client: httpx.AsyncClient, env: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argon2 takes tens of milliseconds; on SQLite an open write transaction would
+    stop every other writer meanwhile."""
+    hasher = env.app.state.password_hasher
+    hash_password = hasher.hash
+    writes_open: list[int] = []
+
+    async def watched(password: str) -> str:
+        writes_open.append(env.app.state.db.primary.pool.checkedout())
+        return str(await hash_password(password))
+
+    monkeypatch.setattr(hasher, "hash", watched)
+
+    response = await client.post(
+        "/api/auth/register",
+        json={"email": "hashed@example.com", "password": PASSWORD, "name": "Hal"},
+    )
+
+    assert response.status_code == 201, response.text
+    assert writes_open == [0]
