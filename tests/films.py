@@ -7,6 +7,7 @@ import httpx
 
 from kushfilms.catalog import service as catalog
 from kushfilms.db import transaction
+from kushfilms.media import layout
 from kushfilms.media.playlists import Rendition
 from kushfilms.models import Video, VideoStatus
 from tests.catalog.conftest import add_movie
@@ -38,12 +39,12 @@ async def film(
     poster: str | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
-    """A film as processing leaves it: a length and, if given, a poster."""
+    """A film as processing leaves it: a length and, if given, a poster (its key)."""
     movie = await add_movie(client, admin, title=title, **fields)
     async with transaction(env.app.state.db.writer) as session:
         await catalog.set_duration(session, uuid.UUID(movie["id"]), duration)
         if poster:
-            await catalog.set_thumbnail(session, uuid.UUID(movie["id"]), poster)
+            await catalog.set_poster_key(session, uuid.UUID(movie["id"]), poster)
     return movie
 
 
@@ -60,7 +61,7 @@ async def add_video(
     video = Video(
         movie_id=uuid.UUID(movie_id),
         status=status,
-        source_key=f"videos/{uuid.uuid4()}/source",
+        source_key=layout.source_key(uuid.uuid4()),
         source_filename="clip.mp4",
         **fields,
     )
@@ -69,7 +70,7 @@ async def add_video(
         await session.flush()
     if status == VideoStatus.READY:
         await env.app.state.storage.put_bytes(
-            f"{video.prefix}hls/master.m3u8",
+            layout.master_key(video.id),
             MASTER.encode(),
             content_type="application/vnd.apple.mpegurl",
         )

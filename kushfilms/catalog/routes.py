@@ -14,9 +14,9 @@ from kushfilms.catalog.schemas import (
     MovieUpdate,
 )
 from kushfilms.catalog.service import CATALOG_GENERATION, MovieFilter, Sort
-from kushfilms.db import DbSession, ReplicaSession
+from kushfilms.deps import DbSession, PageQuery, ReplicaSession
 from kushfilms.errors import COMMON_ERRORS, Forbidden, Unauthorized, error_responses
-from kushfilms.kit.pagination import Page, PageQuery, to_page
+from kushfilms.kit.pagination import Page, to_page
 from kushfilms.kit.text import SingleLine
 from kushfilms.models import AccessLevel, Category, Role
 

@@ -214,19 +214,20 @@ async def set_duration(session: AsyncSession, movie_id: uuid.UUID, seconds: int)
     movie.duration = seconds
 
 
-async def set_thumbnail(
-    session: AsyncSession, movie_id: uuid.UUID, url: str, *, unless_set: bool = False
+async def set_poster_key(
+    session: AsyncSession, movie_id: uuid.UUID, key: str, *, unless_set: bool = False
 ) -> None:
-    """Show ``url`` as the movie's picture (``unless_set``: only when it has none)."""
+    """Show the picture stored at ``key`` as the movie's poster (``unless_set``: only
+    when it has none)."""
     movie = await get_movie(session, movie_id, include_unpublished=True)
-    if unless_set and movie.thumbnail_url:
+    if unless_set and movie.poster_key:
         return
     _catalog_changed(session)
-    movie.thumbnail_url = url
+    movie.poster_key = key
 
 
 async def add_views(session: AsyncSession, views: Mapping[uuid.UUID, int]) -> None:
-    """Count views towards the movies' popularity (see catalog.views for batching)."""
+    """Count views towards the movies' popularity (see catalog.view_counter for batching)."""
     for movie_id, added in views.items():
         await session.execute(
             update(Movie)

@@ -1,6 +1,7 @@
 """A film's actions that span the catalogue, its media and the viewer's plan, written
 once for the API, the admin pages and the CLI: publish, unpublish and delete a film, set
-its poster, and a viewer's progress report (the device's stream heartbeat).
+its poster, start playback (a view counted), and a viewer's progress report (the
+device's stream heartbeat).
 
 A flow takes the session and the collaborators it needs, never commits (the caller's
 transaction does) and raises the domains' errors, which each surface answers its own way.
@@ -12,13 +13,17 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kushfilms.accounts.devices import Device
 from kushfilms.billing import streams as billing_streams
-from kushfilms.billing.streams import Device, StreamRegistry
+from kushfilms.billing.streams import StreamRegistry
 from kushfilms.catalog import service as catalog
+from kushfilms.catalog.view_counter import ViewCounter
 from kushfilms.config import Settings
 from kushfilms.errors import KushError
 from kushfilms.media import service as media
 from kushfilms.media import watching
+from kushfilms.media.delivery import playback
+from kushfilms.media.delivery.playback import Playback
 from kushfilms.media.storage import Storage
 from kushfilms.models import Movie, User, Video, WatchHistory
 from kushfilms.worker.queue import Jobs
@@ -71,7 +76,7 @@ async def delete_film(session: AsyncSession, *, movie_id: uuid.UUID, jobs: Jobs)
 async def set_poster(
     session: AsyncSession, *, movie_id: uuid.UUID, image: ImageFile, storage: Storage
 ) -> str:
-    """Make an uploaded JPEG, PNG or WebP the film's poster; returns its URL.
+    """Make an uploaded JPEG, PNG or WebP the film's poster; returns its key.
 
     413 ``payload_too_large`` past ``MAX_POSTER_BYTES`` (read no further than that),
     415 ``unsupported_image`` for anything that is not such an image.
@@ -80,6 +85,30 @@ async def set_poster(
     if len(data) > MAX_POSTER_BYTES:
         raise PosterTooLarge()
     return await media.set_poster_from_image(session, movie_id=movie_id, data=data, storage=storage)
+
+
+async def start_playback(
+    session: AsyncSession,
+    *,
+    viewer: User | None,
+    id_or_slug: str,
+    settings: Settings,
+    streams: StreamRegistry,
+    device: Device,
+    views: ViewCounter,
+) -> Playback:
+    """Signed media URLs for the viewer, if they may watch (see
+    ``delivery.playback.start_playback`` for the refusals); each start is a view."""
+    found = await playback.start_playback(
+        session,
+        viewer=viewer,
+        id_or_slug=id_or_slug,
+        settings=settings,
+        streams=streams,
+        device=device,
+    )
+    views.count(found.movie_id)
+    return found
 
 
 async def report_progress(

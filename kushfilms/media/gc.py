@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kushfilms.catalog import service as catalog
 from kushfilms.config import Settings
 from kushfilms.kit.clock import utcnow
-from kushfilms.media import uploads
+from kushfilms.media import layout
+from kushfilms.media.ingest import uploads
 from kushfilms.media.storage import Storage
 from kushfilms.models import Upload, Video, VideoStatus
 
@@ -42,10 +43,10 @@ async def collect(
     now = utcnow()
     garbage = Garbage()
     videos = {video.id: video for video in await session.scalars(select(Video))}
-    for name in await storage.list_children("videos/"):
+    for name in await storage.list_children(layout.VIDEOS):
         video_id = _uuid(name.rstrip("/"))
-        if video_id not in videos and await _old_enough(storage, f"videos/{name}", now):
-            garbage.prefixes.append(f"videos/{name}")
+        if video_id not in videos and await _old_enough(storage, layout.VIDEOS + name, now):
+            garbage.prefixes.append(layout.VIDEOS + name)
     garbage.prefixes += await _stale_art(session, storage, now)
     garbage.staged_files = await _unknown_staged_files(session, settings, now)
     garbage.held_sources = await asyncio.to_thread(_orphaned_sources, settings, set(videos), now)
@@ -55,30 +56,32 @@ async def collect(
         for prefix in garbage.prefixes:
             await storage.delete_prefix(prefix)
         for upload_id in garbage.staged_files:
-            uploads.staged_path(settings, upload_id).unlink(missing_ok=True)
+            layout.staged_upload(settings, upload_id).unlink(missing_ok=True)
         for orphan in garbage.held_sources:
-            uploads.held_source_path(settings, uuid.UUID(orphan)).unlink(missing_ok=True)
+            layout.held_source(settings, uuid.UUID(orphan)).unlink(missing_ok=True)
         for scratch in garbage.work_dirs:
-            shutil.rmtree(settings.data_dir / "work" / scratch, ignore_errors=True)
+            shutil.rmtree(layout.scratch_root(settings) / scratch, ignore_errors=True)
     return garbage
 
 
 async def _stale_art(session: AsyncSession, storage: Storage, now: datetime) -> list[str]:
     """Pictures of deleted movies, and the posters a movie no longer shows."""
     stale = []
-    for name in await storage.list_children("art/"):
+    for name in await storage.list_children(layout.ART):
+        folder = layout.ART + name
         movie_id = _uuid(name.rstrip("/"))
         movie = (
             (await catalog.movies_by_id(session, [movie_id])).get(movie_id) if movie_id else None
         )
         if movie is None:
-            if await _old_enough(storage, f"art/{name}", now):
-                stale.append(f"art/{name}")
+            if await _old_enough(storage, folder, now):
+                stale.append(folder)
             continue
-        current = (movie.thumbnail_url or "").rsplit("/", 1)[-1].split("-")[0]
-        for file in await storage.list_children(f"art/{name}"):
-            key = f"art/{name}{file}"
-            if not file.startswith(f"{current}-") and await _old_enough(storage, key, now):
+        for file in await storage.list_children(folder):
+            key = folder + file
+            if not layout.is_poster_file(file, movie.poster_key) and await _old_enough(
+                storage, key, now
+            ):
                 stale.append(key)
     return stale
 
@@ -97,13 +100,13 @@ async def _unknown_staged_files(
         for path in await asyncio.to_thread(lambda: list(directory.iterdir()))
         if path.is_file()
         and path.name not in known
-        and not path.name.endswith(uploads.HELD_SUFFIX)  # a video's: see _orphaned_sources
+        and not path.name.endswith(layout.HELD_SUFFIX)  # a video's: see _orphaned_sources
         and path.stat().st_mtime < cutoff
     )
 
 
 def _orphaned_sources(settings: Settings, videos: set[uuid.UUID], now: datetime) -> list[str]:
-    """Sources held for their video's job (``uploads.hold_for_video``) whose video is
+    """Sources held for their video's job (``staging.hold_for_video``) whose video is
     gone: replaced or deleted before the job stored them. A held source is kept while
     its video exists, whatever its age."""
     directory = settings.upload_dir
@@ -111,8 +114,8 @@ def _orphaned_sources(settings: Settings, videos: set[uuid.UUID], now: datetime)
         return []
     cutoff = (now - GRACE).timestamp()
     orphans = []
-    for path in directory.glob(f"*{uploads.HELD_SUFFIX}"):
-        video_id = _uuid(path.name.removesuffix(uploads.HELD_SUFFIX))
+    for path in directory.glob(f"*{layout.HELD_SUFFIX}"):
+        video_id = _uuid(path.name.removesuffix(layout.HELD_SUFFIX))
         if video_id is not None and video_id not in videos and path.stat().st_mtime < cutoff:
             orphans.append(str(video_id))
     return sorted(orphans)
@@ -120,7 +123,7 @@ def _orphaned_sources(settings: Settings, videos: set[uuid.UUID], now: datetime)
 
 def _idle_work_dirs(settings: Settings, videos: Iterable[Video]) -> list[str]:
     """Scratch directories of transcodes that are not running."""
-    directory = settings.data_dir / "work"
+    directory = layout.scratch_root(settings)
     if not directory.is_dir():
         return []
     running = {str(video.id) for video in videos if video.status == VideoStatus.PROCESSING}

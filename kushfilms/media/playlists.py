@@ -1,20 +1,24 @@
-"""Our own master playlist and scrub-preview index, measured from the files ffmpeg wrote."""
+"""All HLS (and scrub-preview WebVTT) text the platform reads and writes, as pure
+functions: the master playlist the transcode writes from measured rungs, the media
+playlists ffmpeg wrote as we read them, the sprites' index, and the rewrites each
+playback fetch makes (the rungs a viewer may watch, the files' signed URLs).
+"""
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-import av
-from PIL import Image
-
-from kushfilms.media.ladder import SPRITE_DIR, SPRITE_PATTERN, Rung, SpriteSpec
-from kushfilms.media.probe import SourceInfo
+from kushfilms.media import layout
+from kushfilms.media.transcoding.ladder import Rung, SpriteSpec
 
 _EXTINF = re.compile(r"^#EXTINF:([0-9.]+)")
-_MAP_URI = re.compile(r'^#EXT-X-MAP:.*URI="([^"]+)"')
+_MAP_TAG_URI = re.compile(r'^#EXT-X-MAP:.*URI="([^"]+)"')
+_MAP_URI = re.compile(r'URI="([^"]+)"')
+_RESOLUTION = re.compile(r"RESOLUTION=(\d+)x(\d+)")
+# A playlist line naming one of the video's own files (a segment, a sprite).
+_RELATIVE_FILE = re.compile(r"^[A-Za-z0-9_.-]+\.(?:m4s|mp4|jpg)(?:#[^\s]*)?$")
 # avc1.PPCCLL: High profile (100 = 0x64), no constraint flags, then the level.
 _HIGH_PROFILE = "64"
 _AAC_LC = "mp4a.40.2"
@@ -51,13 +55,16 @@ class Cue:
     uri: str
 
 
+# --- Written by the transcode -------------------------------------------------------
+
+
 def read_media_playlist(text: str) -> MediaPlaylist:
     """The init segment and the (URI, duration) of each media segment of an fMP4 playlist."""
     init_uri = ""
     segments: list[tuple[str, float]] = []
     duration: float | None = None
     for line in filter(None, (raw.strip() for raw in text.splitlines())):
-        if tag := _MAP_URI.match(line):
+        if tag := _MAP_TAG_URI.match(line):
             init_uri = tag.group(1)
         elif tag := _EXTINF.match(line):
             duration = float(tag.group(1))
@@ -87,25 +94,19 @@ def codecs(rung: Rung, *, audio: bool) -> str:
 
 def master_playlist(renditions: Sequence[Rendition]) -> str:
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for rendition in sorted(renditions, key=_bandwidth):
+    for rendition in sorted(renditions, key=by_bandwidth):
         lines.append(
             f"#EXT-X-STREAM-INF:BANDWIDTH={rendition.bandwidth},"
             f"AVERAGE-BANDWIDTH={rendition.average_bandwidth},"
             f"RESOLUTION={rendition.width}x{rendition.height},"
             f'FRAME-RATE={rendition.frame_rate:.3f},CODECS="{rendition.codecs}"'
         )
-        lines.append(f"{rendition.name}/index.m3u8")
+        lines.append(f"{rendition.name}/{layout.MEDIA_PLAYLIST}")
     return "\n".join(lines) + "\n"
 
 
-def write_master_playlist(out_dir: Path, rungs: Sequence[Rung]) -> list[Rendition]:
-    """Measure each rung's playlist and segments on disk; write ``out_dir/master.m3u8``.
-
-    ffmpeg's own master would state the configured bitrates, not the real ones.
-    """
-    renditions = sorted((_measure(out_dir / rung.name, rung) for rung in rungs), key=_bandwidth)
-    (out_dir / "master.m3u8").write_text(master_playlist(renditions))
-    return renditions
+def by_bandwidth(rendition: Rendition) -> int:
+    return rendition.bandwidth
 
 
 def sprite_cues(
@@ -119,7 +120,7 @@ def sprite_cues(
         sheet, tile = divmod(index, per_sheet)
         row, column = divmod(tile, spec.columns)
         x, y = column * tile_width, row * tile_height
-        uri = f"{SPRITE_PATTERN % sheet}#xywh={x},{y},{tile_width},{tile_height}"
+        uri = f"{layout.SPRITE_PATTERN % sheet}#xywh={x},{y},{tile_width},{tile_height}"
         end = duration if index == count - 1 else (index + 1) * spec.interval
         cues.append(Cue(index * spec.interval, end, uri))
     return cues
@@ -131,48 +132,50 @@ def webvtt(cues: Sequence[Cue]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def sprite_vtt(out_dir: Path, info: SourceInfo, spec: SpriteSpec) -> Path:
-    """Write ``thumbs/thumbnails.vtt`` for the sprite sheets the ladder command made."""
-    thumbs = out_dir / SPRITE_DIR
-    sheets = sorted(thumbs.glob("sprite_*.jpg"))
-    with Image.open(sheets[0]) as first:  # reads the header only
-        sheet_width, sheet_height = first.size
-    cues = sprite_cues(
-        info.duration,
-        spec,
-        sheets=len(sheets),
-        tile_width=sheet_width // spec.columns,
-        tile_height=sheet_height // spec.rows,
-    )
-    path = thumbs / "thumbnails.vtt"
-    path.write_text(webvtt(cues))
-    return path
-
-
-def _measure(rung_dir: Path, rung: Rung) -> Rendition:
-    playlist = read_media_playlist((rung_dir / "index.m3u8").read_text())
-    init = rung_dir / playlist.init_uri
-    sizes = [((rung_dir / uri).stat().st_size, seconds) for uri, seconds in playlist.segments]
-    peak, average = bandwidths(init.stat().st_size, sizes)
-    with av.open(str(init)) as container:  # the init segment declares the tracks
-        audio = bool(container.streams.audio)
-    return Rendition(
-        name=rung.name,
-        width=rung.width,
-        height=rung.height,
-        bandwidth=peak,
-        average_bandwidth=average,
-        codecs=codecs(rung, audio=audio),
-        frame_rate=round(rung.fps, 3),
-    )
-
-
-def _bandwidth(rendition: Rendition) -> int:
-    return rendition.bandwidth
-
-
 def _timestamp(seconds: float) -> str:
     millis = round(seconds * 1000)
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+# --- Rewritten at each playback fetch ----------------------------------------------
+
+
+def filter_master(playlist: str, max_height: int) -> str:
+    """Keep only the variants whose short side is at most ``max_height``."""
+    lines = playlist.splitlines()
+    kept: list[str] = []
+    skip_next = False
+    for line in lines:
+        if skip_next:
+            skip_next = False
+            continue
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            size = _RESOLUTION.search(line)
+            if size and min(int(size.group(1)), int(size.group(2))) > max_height:
+                skip_next = True  # the variant's URI is on the next line
+                continue
+        kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+def rewrite_uris(playlist: str, url_of: Callable[[str], str]) -> str:
+    """A playlist (HLS or the sprites' WebVTT) whose relative file URIs (init and
+    media segments, sprites) are replaced by ``url_of(name)``, fragments kept."""
+
+    def direct(uri: str) -> str:
+        name, _, fragment = uri.partition("#")
+        url = url_of(name)
+        return f"{url}#{fragment}" if fragment else url
+
+    out: list[str] = []
+    for line in playlist.splitlines():
+        if line.startswith("#EXT-X-MAP:"):
+            uri = _MAP_URI.search(line)
+            if uri:
+                line = line.replace(uri.group(1), direct(uri.group(1)))
+        elif _RELATIVE_FILE.fullmatch(line):
+            line = direct(line)
+        out.append(line)
+    return "\n".join(out) + "\n"

@@ -15,9 +15,10 @@ from kushfilms.db import Database, after_commit, transaction
 from kushfilms.errors import Conflict, KushError
 from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import count
-from kushfilms.media import uploads
+from kushfilms.media import layout
 from kushfilms.media.images import UnusableImage, poster_renditions
-from kushfilms.media.probe import ProbeError, SourceInfo, probe
+from kushfilms.media.ingest import staging, uploads
+from kushfilms.media.ingest.probe import ProbeError, SourceInfo, probe
 from kushfilms.media.storage import Storage
 from kushfilms.models import Video, VideoStatus
 from kushfilms.worker.queue import Jobs, enqueue
@@ -48,14 +49,6 @@ class VideoNotReady(Conflict):
     message = "This film has no playable video yet."
 
 
-def art_key(movie_id: uuid.UUID, name: str) -> str:
-    return f"art/{movie_id}/{name}"
-
-
-def art_url(key: str) -> str:
-    return f"/media/{key}"
-
-
 async def attach_video(
     db: Database,
     *,
@@ -75,7 +68,7 @@ async def attach_video(
         await catalog.get_movie(session, movie_id, include_unpublished=True)
         upload = await uploads.completed_upload(session, upload_id, settings)
     try:
-        info = await asyncio.to_thread(probe, uploads.staged_path(settings, upload_id))
+        info = await asyncio.to_thread(probe, layout.staged_upload(settings, upload_id))
     except ProbeError as error:
         async with transaction(db.writer) as session:
             await uploads.delete_upload(session, upload_id, settings)
@@ -83,9 +76,12 @@ async def attach_video(
         raise refusal(f"{error} The upload has been deleted.", reason=error.code) from error
 
     video = Video(id=uuid.uuid4(), movie_id=movie_id, source_filename=upload.filename[:255])
-    video.source_key = f"{video.prefix}source"
+    video.source_key = layout.source_key(video.id)
     _record_source(video, info)
-    held = await asyncio.to_thread(uploads.hold_for_video, settings, upload_id, video.id)
+    try:
+        held = await asyncio.to_thread(staging.hold_for_video, settings, upload_id, video.id)
+    except FileNotFoundError as error:  # another attach of it committed meanwhile
+        raise uploads.UploadAlreadyAttached() from error
     recorded = threading.Event()  # set by the commit itself, whatever fails after it
     try:
         async with transaction(db.writer) as session:
@@ -109,7 +105,7 @@ async def _record_video(
     if previous is not None:
         await session.delete(previous)
         await session.flush()
-        enqueue(session, jobs, DELETE_OBJECTS, previous.prefix)
+        enqueue(session, jobs, DELETE_OBJECTS, layout.video_prefix(previous.id))
     session.add(video)
     await session.flush()
     await catalog.set_duration(session, video.movie_id, round(video.source_duration))
@@ -184,33 +180,33 @@ async def ready_video(session: AsyncSession, movie_id: uuid.UUID) -> Video:
 async def set_poster_from_image(
     session: AsyncSession, *, movie_id: uuid.UUID, data: bytes, storage: Storage
 ) -> str:
-    """Store an uploaded image as the movie's poster; returns its URL."""
+    """Store an uploaded image as the movie's poster; returns its key."""
     await catalog.get_movie(session, movie_id, include_unpublished=True)
     try:
         renditions = await asyncio.to_thread(poster_renditions, data)
     except UnusableImage as error:
         raise UnsupportedImage(str(error)) from error
-    url = await store_posters(storage, movie_id, renditions)
-    await catalog.set_thumbnail(session, movie_id, url)
-    return url
+    key = await store_posters(storage, movie_id, renditions)
+    await catalog.set_poster_key(session, movie_id, key)
+    return key
 
 
 async def store_posters(storage: Storage, movie_id: uuid.UUID, renditions: dict[int, bytes]) -> str:
-    """Store poster sizes under fresh names (so caches never serve an old one)."""
+    """Store poster sizes under fresh names (so caches never serve an old one); returns
+    the key of the widest."""
     stem = secrets.token_hex(6)
     for width, data in renditions.items():
-        await storage.put_bytes(
-            art_key(movie_id, f"{stem}-{width}.jpg"), data, content_type="image/jpeg"
-        )
-    return art_url(art_key(movie_id, f"{stem}-{max(renditions)}.jpg"))
+        key = layout.poster_key(movie_id, stem, width)
+        await storage.put_bytes(key, data, content_type="image/jpeg")
+    return layout.poster_key(movie_id, stem, max(renditions))
 
 
 async def forget_movie_media(session: AsyncSession, movie_id: uuid.UUID, jobs: Jobs) -> None:
     """Once the movie's deletion commits, delete its stored objects (in a job)."""
     video = await get_video(session, movie_id)
     if video is not None:
-        enqueue(session, jobs, DELETE_OBJECTS, video.prefix)
-    enqueue(session, jobs, DELETE_OBJECTS, f"art/{movie_id}/")
+        enqueue(session, jobs, DELETE_OBJECTS, layout.video_prefix(video.id))
+    enqueue(session, jobs, DELETE_OBJECTS, layout.art_prefix(movie_id))
 
 
 async def stalled_videos(

@@ -1,7 +1,8 @@
 """Where media objects live: a local directory or S3-compatible object storage.
 
-Keys are made by the platform (``videos/<uuid>/hls/720p/seg_00001.m4s``), never
-taken from a user's file name, and are checked before they touch a path.
+Keys are made by the platform (``videos/<uuid>/hls/720p/seg_00001.m4s``, see
+``layout.py``), never taken from a user's file name, and are checked before they
+touch a path.
 """
 
 import asyncio

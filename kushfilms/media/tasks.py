@@ -28,25 +28,25 @@ from kushfilms.catalog import service as catalog
 from kushfilms.config import Settings
 from kushfilms.db import Database, transaction
 from kushfilms.kit.clock import utcnow
+from kushfilms.media import layout
 from kushfilms.media import service as media
-from kushfilms.media import uploads
-from kushfilms.media.artwork import make_poster, make_sprites, poster_spec
 from kushfilms.media.ffmpeg import TranscodeCancelled, TranscodeError, ffmpeg_executable, run_ffmpeg
 from kushfilms.media.images import poster_renditions
-from kushfilms.media.ladder import (
-    SPRITE_DIR,
-    STILLS_DIR,
+from kushfilms.media.ingest import uploads
+from kushfilms.media.ingest.probe import SourceInfo
+from kushfilms.media.storage import Storage, content_type
+from kushfilms.media.transcoding.artwork import make_poster, make_sprites, poster_spec
+from kushfilms.media.transcoding.ladder import (
     ladder_command,
     output_dirs,
     plan_ladder,
     sprite_spec_for,
 )
-from kushfilms.media.playlists import sprite_vtt, write_master_playlist
-from kushfilms.media.probe import SourceInfo
-from kushfilms.media.storage import Storage, content_type, open_storage
+from kushfilms.media.transcoding.outputs import sprite_vtt, write_master_playlist
 from kushfilms.models import Video, VideoStatus
 from kushfilms.worker import heartbeat
-from kushfilms.worker.queue import Jobs, JobSpec, enqueue
+from kushfilms.worker.context import JobContext
+from kushfilms.worker.queue import JobSpec, enqueue
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -86,39 +86,30 @@ class Stopwatch:
         return ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in self.laps.items())
 
 
-def transcode(jobs: Jobs, video_id: str) -> None:
-    asyncio.run(_transcode(jobs, uuid.UUID(video_id)))
-
-
-async def _transcode(jobs: Jobs, video_id: uuid.UUID) -> None:
-    settings = jobs.settings
-    db = Database(settings)
-    storage = open_storage(settings)
-    work = settings.data_dir / "work" / str(video_id)
+async def transcode(context: JobContext, video_id: str) -> None:
+    settings, db = context.settings, context.db
+    claim = await _claim(db, uuid.UUID(video_id), timedelta(seconds=settings.job_lease_seconds))
+    if claim is None:
+        return  # another worker holds it: its scratch directory is not ours to touch
+    work = layout.scratch_dir(settings, claim.video_id)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     try:
-        claim = await _claim(db, video_id, timedelta(seconds=settings.job_lease_seconds))
-        if claim is None:
-            return  # another worker holds it: its scratch directory is not ours to touch
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        try:
-            await _process(db, storage, jobs, claim, work)
-        except TranscodeCancelled:
-            log.info("transcode of video %s cancelled (its movie was deleted)", video_id)
-        except TranscodeError as error:
-            if claim.attempt >= MAX_ATTEMPTS:
-                await _fail(db, claim, f"Transcoding failed {claim.attempt} times: {error}")
-                return
-            await _release(db, claim, f"Attempt {claim.attempt} failed ({error}); retrying.")
-            raise  # the queue retries with backoff
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        await _process(context, claim, work)
+    except TranscodeCancelled:
+        log.info("transcode of video %s cancelled (its movie was deleted)", video_id)
+    except TranscodeError as error:
+        if claim.attempt >= MAX_ATTEMPTS:
+            await _fail(db, claim, f"Transcoding failed {claim.attempt} times: {error}")
+            return
+        await _release(db, claim, f"Attempt {claim.attempt} failed ({error}); retrying.")
+        raise  # the queue retries with backoff
     finally:
-        await db.dispose()
+        shutil.rmtree(work, ignore_errors=True)
 
 
-async def _process(db: Database, storage: Storage, jobs: Jobs, claim: Claim, work: Path) -> None:
-    settings = jobs.settings
+async def _process(context: JobContext, claim: Claim, work: Path) -> None:
+    settings, db, storage = context.settings, context.db, context.storage
     stopwatch = Stopwatch()
     local, digest = await _keeping_lease(
         db, claim, settings.job_lease_seconds, _fetch_source(storage, settings, claim, work)
@@ -128,7 +119,7 @@ async def _process(db: Database, storage: Storage, jobs: Jobs, claim: Claim, wor
     ffmpeg = ffmpeg_executable(settings.ffmpeg_path)
     rungs = plan_ladder(info, settings.ladder_bitrates)
     sprite = sprite_spec_for(info.duration)
-    out = work / "out"
+    out = layout.ladder_output(work)
     for directory in output_dirs(out, rungs):
         directory.mkdir(parents=True, exist_ok=True)
     command = ladder_command(
@@ -138,19 +129,19 @@ async def _process(db: Database, storage: Storage, jobs: Jobs, claim: Claim, wor
     stopwatch.lap("ffmpeg")
 
     renditions = write_master_playlist(out, rungs)
-    stills = out / STILLS_DIR
-    await asyncio.to_thread(make_sprites, stills, out / SPRITE_DIR, sprite, info)
+    stills = out / layout.STILLS_DIR
+    await asyncio.to_thread(make_sprites, stills, out / layout.SPRITE_DIR, sprite, info)
     sprite_vtt(out, info, sprite)
-    poster = work / "poster.jpg"
+    poster = layout.scratch_poster(work)
     await asyncio.to_thread(make_poster, stills, poster)
     await asyncio.to_thread(shutil.rmtree, stills)  # made into the pictures; not published
     stopwatch.lap("pictures")
 
-    hls_prefix = f"{claim.prefix}hls/"
+    hls_prefix = layout.hls_prefix(claim.video_id)
     await storage.delete_prefix(hls_prefix)  # a rerun leaves exactly one set of outputs
     await _upload_tree(storage, out, hls_prefix)
     posters = await asyncio.to_thread(poster_renditions, poster.read_bytes())
-    poster_url = await media.store_posters(storage, claim.movie_id, posters)
+    poster_key = await media.store_posters(storage, claim.movie_id, posters)
     stopwatch.lap("store")
 
     async with transaction(db.writer) as session:
@@ -166,10 +157,10 @@ async def _process(db: Database, storage: Storage, jobs: Jobs, claim: Claim, wor
         video.lease_owner = None
         video.source_sha256 = digest
         video.renditions = [rendition.to_dict() for rendition in renditions]
-        video.poster_key = poster_url.removeprefix("/media/")
-        video.thumbnails_key = f"{hls_prefix}thumbs/thumbnails.vtt"
+        video.poster_key = poster_key
+        video.thumbnails_key = layout.thumbnails_key(claim.video_id)
         video.ready_at = utcnow()
-        await catalog.set_thumbnail(session, claim.movie_id, poster_url, unless_set=True)
+        await catalog.set_poster_key(session, claim.movie_id, poster_key, unless_set=True)
     stopwatch.lap("record")
     names = ", ".join(rendition.name for rendition in renditions)
     log.info("video %s is ready: %s (%s)", claim.video_id, names, stopwatch)
@@ -183,7 +174,7 @@ async def _fetch_source(
     await _store_source(storage, settings, claim)
     local = storage.local_path(claim.source_key)
     if local is None:
-        local = work / "source"
+        local = layout.scratch_source(work)
         await storage.download(claim.source_key, local)
     return local, await asyncio.to_thread(_sha256, local)
 
@@ -208,7 +199,7 @@ async def _keeping_lease(
 async def _store_source(storage: Storage, settings: Settings, claim: Claim) -> None:
     """Move the source that the attach left held on disk into storage, unless an earlier
     attempt did (it stored the object, then removed the held file)."""
-    held = uploads.held_source_path(settings, claim.video_id)
+    held = layout.held_source(settings, claim.video_id)
     if await asyncio.to_thread(held.is_file):
         await storage.move_in(claim.source_key, held, content_type="application/octet-stream")
     elif not await storage.exists(claim.source_key):
@@ -260,7 +251,7 @@ async def _claim(db: Database, video_id: uuid.UUID, lease: timedelta) -> Claim |
             video.id,
             video.movie_id,
             video.source_key,
-            video.prefix,
+            layout.video_prefix(video.id),
             video.attempts,
             SourceInfo.from_json(video.source_info),
         )
@@ -327,34 +318,30 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def delete_objects(jobs: Jobs, prefix: str) -> None:
-    removed = asyncio.run(open_storage(jobs.settings).delete_prefix(prefix))
+async def delete_objects(context: JobContext, prefix: str) -> None:
+    removed = await context.storage.delete_prefix(prefix)
     log.info("deleted %d objects under %s", removed, prefix)
 
 
-async def recover_stalled(jobs: Jobs) -> int:
+async def recover_stalled(context: JobContext) -> int:
     """Give videos whose worker died (known dead, or its lease expired) another
     attempt, or fail them. Runs when a worker starts, and then every half lease."""
-    db = jobs.database()
     retried = 0
-    try:
-        async with transaction(db.writer) as session:
-            dead = await heartbeat.forget_dead_workers(session, now=utcnow())
-            for video in await media.stalled_videos(session, held_by=dead):
-                if video.attempts >= MAX_ATTEMPTS:
-                    video.status = VideoStatus.FAILED
-                    video.error = f"The worker stopped during all {video.attempts} attempts."
-                else:
-                    video.status = VideoStatus.UPLOADED
-                    video.error = f"The worker stopped during attempt {video.attempts}; retrying."
-                    # With the change, so a queue that is down delays it and loses nothing.
-                    enqueue(session, jobs, media.TRANSCODE, str(video.id))
-                    retried += 1
-                video.lease_until = None
-                video.lease_owner = None
-            await uploads.expire_uploads(session, jobs.settings, now=utcnow())
-    finally:
-        await db.dispose()
+    async with transaction(context.db.writer) as session:
+        dead = await heartbeat.forget_dead_workers(session, now=utcnow())
+        for video in await media.stalled_videos(session, held_by=dead):
+            if video.attempts >= MAX_ATTEMPTS:
+                video.status = VideoStatus.FAILED
+                video.error = f"The worker stopped during all {video.attempts} attempts."
+            else:
+                video.status = VideoStatus.UPLOADED
+                video.error = f"The worker stopped during attempt {video.attempts}; retrying."
+                # With the change, so a queue that is down delays it and loses nothing.
+                enqueue(session, context.jobs, media.TRANSCODE, str(video.id))
+                retried += 1
+            video.lease_until = None
+            video.lease_owner = None
+        await uploads.expire_uploads(session, context.settings, now=utcnow())
     return retried
 
 

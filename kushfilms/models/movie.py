@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kushfilms.media.layout import art_url
 from kushfilms.models.base import Base, IdMixin, TimestampMixin
 from kushfilms.models.category import Category
 
@@ -25,7 +26,8 @@ class Movie(IdMixin, TimestampMixin, Base):
     title: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(220), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    thumbnail_url: Mapped[str | None] = mapped_column(String(1024), default=None)
+    # The poster's key in the media store, at its widest (kushfilms.media.layout).
+    poster_key: Mapped[str | None] = mapped_column(String(1024), default=None)
     duration: Mapped[int] = mapped_column(default=0)  # seconds
     release_year: Mapped[int | None] = mapped_column(default=None)
     published: Mapped[bool] = mapped_column(default=False)
@@ -42,3 +44,8 @@ class Movie(IdMixin, TimestampMixin, Base):
     view_count: Mapped[int] = mapped_column(default=0)
 
     category: Mapped[Category | None] = relationship(lazy="raise")
+
+    @property
+    def thumbnail_url(self) -> str | None:
+        """Where the poster is served, for the API and the pages."""
+        return art_url(self.poster_key) if self.poster_key else None

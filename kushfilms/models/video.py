@@ -19,8 +19,9 @@ class VideoStatus(enum.StrEnum):
 class Video(IdMixin, TimestampMixin, Base):
     """A movie's video: the stored source and, once processed, its HLS ladder.
 
-    Every object of a video lives under ``videos/<id>/``; a new upload makes a
-    new video, so a movie's old and new outputs never mix.
+    Every object of a video lives under its prefix in the store (see
+    ``kushfilms.media.layout``); a new upload makes a new video, so a movie's old
+    and new outputs never mix.
     """
 
     __tablename__ = "videos"
@@ -71,7 +72,3 @@ class Video(IdMixin, TimestampMixin, Base):
     thumbnails_key: Mapped[str | None] = mapped_column(String(512), default=None)
     processing_started_at: Mapped[datetime | None] = mapped_column(default=None)
     ready_at: Mapped[datetime | None] = mapped_column(default=None)
-
-    @property
-    def prefix(self) -> str:
-        return f"videos/{self.id}/"

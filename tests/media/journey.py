@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from kushfilms.accounts import service as accounts
+from kushfilms.accounts import admins
 from kushfilms.app import create_app
 from kushfilms.cli import migrate_database
 from kushfilms.config import Settings
@@ -128,7 +128,7 @@ async def installed(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         async with transaction(app.state.db.writer) as session:
-            await accounts.ensure_admin(
+            await admins.ensure_admin(
                 session,
                 email="ops@example.com",
                 password=PASSWORD,

@@ -16,14 +16,13 @@ from sqlalchemy import event, select
 from sqlalchemy.pool import Pool
 
 from kushfilms.db import Database, transaction
-from kushfilms.media import gc, tasks, uploads
+from kushfilms.jobs import job_context
+from kushfilms.media import gc, layout, tasks
 from kushfilms.media import service as media
 from kushfilms.media.ffmpeg import TranscodeError
-from kushfilms.media.probe import SourceInfo, probe
+from kushfilms.media.ingest.probe import SourceInfo, probe
 from kushfilms.media.storage import Storage
 from kushfilms.models import Video, VideoStatus
-from kushfilms.worker.queue import Jobs
-from kushfilms.worker.runner import all_jobs
 from tests.conftest import Backend, register
 from tests.media.journey import new_movie, upload
 from tests.media.samples import sample
@@ -36,7 +35,7 @@ WAIT = 30.0  # a bound on waits that end at once when all goes well
 def _no_held_sources_left(env: Backend) -> Iterator[None]:
     """Held sources whose job never ran here would outlive this test's videos."""
     yield
-    for held in env.settings.upload_dir.glob(f"*{uploads.HELD_SUFFIX}"):
+    for held in env.settings.upload_dir.glob(f"*{layout.HELD_SUFFIX}"):
         held.unlink(missing_ok=True)
 
 
@@ -95,8 +94,8 @@ async def test_no_transaction_is_open_while_the_upload_is_probed(
     assert response.status_code == 202, response.text
     assert open_while_probing == [0]
     assert response.json()["status"] == "uploaded"
-    assert uploads.held_source_path(env.settings, uuid.UUID(response.json()["id"])).is_file()
-    assert not uploads.staged_path(env.settings, upload_id).exists()
+    assert layout.held_source(env.settings, uuid.UUID(response.json()["id"])).is_file()
+    assert not layout.staged_upload(env.settings, upload_id).exists()
 
 
 async def test_other_writers_go_on_while_an_attach_probes(
@@ -163,8 +162,8 @@ async def test_one_upload_attached_twice_at_once_goes_to_one_movie(
     assert len(videos) == 1
     # The winner's source is held for its job, or already stored if a worker of an
     # earlier test in this process took the job; the loser left nothing behind.
-    winner = uploads.held_source_path(env.settings, videos[0].id)
-    held = list(env.settings.upload_dir.glob(f"*{uploads.HELD_SUFFIX}"))
+    winner = layout.held_source(env.settings, videos[0].id)
+    held = list(env.settings.upload_dir.glob(f"*{layout.HELD_SUFFIX}"))
     assert set(held) <= {winner}
     storage: Storage = env.app.state.storage
     assert winner in held or await storage.exists(videos[0].source_key)
@@ -206,13 +205,13 @@ async def test_the_job_stores_the_source_with_no_transaction_open(
             open_while_moving.append(connections_in_use())
             await storage.move_in(key, source, content_type=content_type)
 
-    monkeypatch.setattr(tasks, "open_storage", lambda _: WatchedStorage())
-
-    await tasks._transcode(Jobs(env.settings, all_jobs()), video.id)
+    async with job_context(env.settings) as context:
+        context.storage = WatchedStorage()
+        await tasks.transcode(context, str(video.id))
 
     assert open_while_moving == [0]
     assert await storage.exists(video.source_key)
-    assert not uploads.held_source_path(env.settings, video.id).exists()
+    assert not layout.held_source(env.settings, video.id).exists()
     detail = await client.get(f"/api/admin/movies/{movie['id']}", headers=admin["headers"])
     assert detail.json()["video"]["status"] == "ready"
 
@@ -226,14 +225,19 @@ async def test_storing_the_source_again_after_it_was_stored_goes_on(
     movie = await new_movie(client, admin, "Stored Once")
     video = await _recorded_video(env, uuid.UUID(movie["id"]), sample(SMALL))
     claim = tasks.Claim(
-        video.id, video.movie_id, video.source_key, video.prefix, 1, probe(sample(SMALL))
+        video.id,
+        video.movie_id,
+        video.source_key,
+        layout.video_prefix(video.id),
+        1,
+        probe(sample(SMALL)),
     )
 
     await tasks._store_source(storage, env.settings, claim)
     await tasks._store_source(storage, env.settings, claim)
-    await storage.delete_prefix(video.prefix)
+    await storage.delete_prefix(layout.video_prefix(video.id))
 
-    assert not uploads.held_source_path(env.settings, video.id).exists()
+    assert not layout.held_source(env.settings, video.id).exists()
     with pytest.raises(TranscodeError, match="missing"):
         await tasks._store_source(storage, env.settings, claim)
 
@@ -243,8 +247,8 @@ async def test_gc_keeps_the_held_source_of_a_recorded_video(
 ) -> None:
     movie = await new_movie(client, admin, "Waiting For Its Job")
     video = await _recorded_video(env, uuid.UUID(movie["id"]), sample(SMALL))
-    kept = uploads.held_source_path(env.settings, video.id)
-    orphan = uploads.held_source_path(env.settings, uuid.uuid4())
+    kept = layout.held_source(env.settings, video.id)
+    orphan = layout.held_source(env.settings, uuid.uuid4())
     shutil.copyfile(sample(SMALL), orphan)
     hours_ago = time.time() - 2 * 3600
     for path in (kept, orphan):
@@ -253,7 +257,7 @@ async def test_gc_keeps_the_held_source_of_a_recorded_video(
     async with transaction(env.app.state.db.writer) as session:
         garbage = await gc.collect(session, env.app.state.storage, env.settings, delete=True)
 
-    assert garbage.held_sources == [orphan.name.removesuffix(uploads.HELD_SUFFIX)]
+    assert garbage.held_sources == [orphan.name.removesuffix(layout.HELD_SUFFIX)]
     assert garbage.staged_files == []
     assert kept.is_file()
     assert not orphan.exists()
@@ -264,9 +268,9 @@ async def _recorded_video(env: Backend, movie_id: uuid.UUID, source: Path) -> Vi
     no job queued, so that no running worker takes it."""
     db: Database = env.app.state.db
     video = Video(id=uuid.uuid4(), movie_id=movie_id, source_filename=source.name)
-    video.source_key = f"{video.prefix}source"
+    video.source_key = layout.source_key(video.id)
     media._record_source(video, probe(source))
-    shutil.copyfile(source, uploads.held_source_path(env.settings, video.id))
+    shutil.copyfile(source, layout.held_source(env.settings, video.id))
     async with transaction(db.writer) as session:
         session.add(video)
     assert video.status == VideoStatus.UPLOADED
@@ -298,9 +302,9 @@ async def test_a_long_transfer_of_the_source_keeps_the_lease_alive(
             await storage.move_in(key, source, content_type=content_type)
 
     monkeypatch.setattr(tasks, "HEARTBEAT_SECONDS", 0.1)
-    monkeypatch.setattr(tasks, "open_storage", lambda _: SlowStorage())
-
-    await tasks._transcode(Jobs(env.settings, all_jobs()), video.id)
+    async with job_context(env.settings) as context:
+        context.storage = SlowStorage()
+        await tasks.transcode(context, str(video.id))
 
     before, after = leases
     assert after > before

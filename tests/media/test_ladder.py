@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from kushfilms.config import DEFAULT_LADDER_BITRATES
-from kushfilms.media.ladder import (
+from kushfilms.media.ingest.probe import SourceInfo
+from kushfilms.media.transcoding.ladder import (
     PosterSpec,
     Rung,
     SpriteSpec,
@@ -18,7 +19,6 @@ from kushfilms.media.ladder import (
     target_frame_rate,
     thumbnail_size,
 )
-from kushfilms.media.probe import SourceInfo
 
 FFMPEG = "/opt/ffmpeg"
 SOURCE = Path("/films/source.mov")

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,14 @@ import pytest
 import uvicorn
 
 from bench.playback import free_port, local_media_dir, running_nginx
-from kushfilms.accounts import service as accounts
+from kushfilms.accounts import admins
 from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.app import create_app
 from kushfilms.cli import migrate_database
 from kushfilms.config import Settings
 from kushfilms.db import Database, transaction
-from kushfilms.media.delivery import IMMUTABLE
+from kushfilms.media import layout
+from kushfilms.media.delivery.files import IMMUTABLE
 from kushfilms.media.ffmpeg import ffmpeg_executable
 from kushfilms.media.synthetic import render_clip
 from tests.conftest import PASSWORD, bearer, make_settings, settings_environment
@@ -129,7 +131,7 @@ async def ops(settings: Settings, http: httpx.AsyncClient) -> dict[str, Any]:
     db = Database(settings)
     try:
         async with transaction(db.writer) as session:
-            await accounts.ensure_admin(
+            await admins.ensure_admin(
                 session,
                 email=OPS_EMAIL,
                 password=PASSWORD,
@@ -168,7 +170,7 @@ async def manifest_url(http: httpx.AsyncClient, film: dict[str, Any]) -> str:
 
 def stored(settings: Settings, film: dict[str, Any], name: str) -> bytes:
     """A file of the film's HLS ladder, as it lies on disk."""
-    path = f"videos/{film['video']['id']}/hls/{name}"
+    path = layout.hls_prefix(uuid.UUID(film["video"]["id"])) + name
     return (local_media_dir(settings.storage_url) / path).read_bytes()
 
 
@@ -250,7 +252,7 @@ async def test_a_tampered_or_stretched_grant_gets_the_apps_403(
 async def test_the_protected_location_is_internal_only(
     http: httpx.AsyncClient, settings: Settings, film: dict[str, Any]
 ) -> None:
-    key = f"videos/{film['video']['id']}/hls/360p/init.mp4"
+    key = layout.segment_key(uuid.UUID(film["video"]["id"]), "360p", layout.INIT_SEGMENT)
     assert (local_media_dir(settings.storage_url) / key).is_file()
 
     response = await http.get(f"{settings.nginx_internal_prefix}{key}")

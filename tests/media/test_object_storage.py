@@ -10,6 +10,7 @@ import m3u8
 import pytest
 
 from kushfilms.config import Settings
+from kushfilms.media import layout
 from kushfilms.media.ffmpeg import ffmpeg_executable
 from kushfilms.media.synthetic import render_clip
 from tests.conftest import make_settings
@@ -69,6 +70,6 @@ async def _journey(client: httpx.AsyncClient, admin: dict[str, Any], tmp_path: P
     await client.delete(f"/api/admin/movies/{movie['id']}", headers=admin["headers"])
     storage = client._transport.app.state.storage  # type: ignore[attr-defined]
     deadline = time.monotonic() + 30
-    while await storage.list_keys("videos/") or await storage.list_keys("art/"):
+    while await storage.list_keys(layout.VIDEOS) or await storage.list_keys(layout.ART):
         assert time.monotonic() < deadline, "the movie's objects were not deleted"
         await asyncio.sleep(0.2)

@@ -14,9 +14,10 @@ import m3u8
 import pytest
 
 from kushfilms.kit.clock import utcnow
+from kushfilms.media import layout
+from kushfilms.media.delivery.access import media_key
+from kushfilms.media.delivery.signing import Grant, read_grant, sign_grant
 from kushfilms.media.ffmpeg import ffmpeg_executable
-from kushfilms.media.playback import media_key
-from kushfilms.media.signing import Grant, read_grant, sign_grant
 from kushfilms.media.synthetic import render_clip
 from tests.conftest import Backend
 from tests.media.journey import attach, new_movie, ready_movie, wait_for_video
@@ -77,7 +78,7 @@ async def test_an_uploaded_film_becomes_a_signed_adaptive_stream(
     assert (await client.get(f"{base}/thumbs/{sprite}")).headers["content-type"] == "image/jpeg"
 
     # The same stored bytes, the same digest: what was uploaded is what was kept.
-    stored = await env.app.state.storage.get_bytes(f"videos/{video['id']}/source")
+    stored = await env.app.state.storage.get_bytes(layout.source_key(uuid.UUID(video["id"])))
     assert hashlib.sha256(stored).hexdigest() == hashlib.sha256(clip.read_bytes()).hexdigest()
 
 
@@ -124,14 +125,14 @@ async def test_deleting_a_film_mid_transcode_stops_the_work(
 
     await client.delete(f"/api/admin/movies/{movie['id']}", headers=admin["headers"])
 
-    await _eventually_empty(env.app.state.storage, f"videos/{video['id']}/")
-    scratch = env.settings.data_dir / "work" / video["id"]
+    await _eventually_empty(env.app.state.storage, layout.video_prefix(uuid.UUID(video["id"])))
+    scratch = layout.scratch_dir(env.settings, uuid.UUID(video["id"]))
     deadline = time.monotonic() + 30
     while scratch.exists():
         assert time.monotonic() < deadline, "the transcode did not stop"
         await asyncio.sleep(0.2)
     await asyncio.sleep(1)  # a cancelled job must not write its outputs afterwards
-    assert not await env.app.state.storage.list_keys(f"videos/{video['id']}/")
+    assert not await env.app.state.storage.list_keys(layout.video_prefix(uuid.UUID(video["id"])))
 
 
 async def test_media_urls_cannot_be_forged_stretched_or_reused(
@@ -238,18 +239,18 @@ async def test_replacing_and_deleting_a_film_removes_its_files(
     storage = env.app.state.storage
     movie = await ready_movie(client, admin, clip, title="Short Lived", publish=False)
     first = movie["video"]["id"]
-    assert await storage.list_keys(f"videos/{first}/")
+    assert await storage.list_keys(layout.video_prefix(uuid.UUID(first)))
 
     await attach(client, admin, movie, clip)
     second = (await wait_for_video(client, admin, movie))["video"]["id"]
-    await _eventually_empty(storage, f"videos/{first}/")
+    await _eventually_empty(storage, layout.video_prefix(uuid.UUID(first)))
     assert second != first
 
     deleted = await client.delete(f"/api/admin/movies/{movie['id']}", headers=admin["headers"])
 
     assert deleted.status_code == 204
-    await _eventually_empty(storage, f"videos/{second}/")
-    await _eventually_empty(storage, f"art/{movie['id']}/")
+    await _eventually_empty(storage, layout.video_prefix(uuid.UUID(second)))
+    await _eventually_empty(storage, layout.art_prefix(uuid.UUID(movie["id"])))
 
 
 async def _eventually_empty(storage: Any, prefix: str, timeout: float = 30) -> None:

@@ -23,9 +23,10 @@ from kushfilms.billing.entitlements import Entitlement
 from kushfilms.db import transaction
 from kushfilms.errors import KushError
 from kushfilms.kit.clock import utcnow
-from kushfilms.media.playback import AccessChecks, Standing, judge, media_key
+from kushfilms.media import layout
+from kushfilms.media.delivery.access import AccessChecks, Standing, judge, media_key
+from kushfilms.media.delivery.signing import Grant, Scope, read_grant, sign_grant
 from kushfilms.media.playlists import Rendition
-from kushfilms.media.signing import Grant, Scope, read_grant, sign_grant
 from kushfilms.models import Plan, Subscription, SubscriptionStatus, Video
 from tests.conftest import Backend, app_of, make_settings
 from tests.films import add_video, film
@@ -70,20 +71,25 @@ async def ready_film(
     async with transaction(env.app.state.db.writer) as session:
         video = await session.scalar(select(Video).where(Video.movie_id == uuid.UUID(movie["id"])))
         assert video is not None
-        prefix = f"{video.prefix}hls/"
+        video_id = video.id
     storage = env.app.state.storage
     kind = "application/vnd.apple.mpegurl"
-    await storage.put_bytes(f"{prefix}master.m3u8", _master().encode(), content_type=kind)
+    await storage.put_bytes(layout.master_key(video_id), _master().encode(), content_type=kind)
     for height in RUNGS:
-        rung = f"{prefix}{height}p/"
-        await storage.put_bytes(f"{rung}index.m3u8", MEDIA_PLAYLIST.encode(), content_type=kind)
-        await storage.put_bytes(f"{rung}init.mp4", b"init-%d" % height, content_type="video/mp4")
+        rung = layout.rung_name(height)
+        playlist = layout.media_playlist_key(video_id, rung)
+        await storage.put_bytes(playlist, MEDIA_PLAYLIST.encode(), content_type=kind)
+        init = layout.segment_key(video_id, rung, layout.INIT_SEGMENT)
+        await storage.put_bytes(init, b"init-%d" % height, content_type="video/mp4")
         for index in range(2):
             data = b"segment-%d-%d" % (height, index)
-            await storage.put_bytes(f"{rung}seg_0000{index}.m4s", data, content_type="video/mp4")
+            segment = layout.segment_key(video_id, rung, layout.SEGMENT_PATTERN % index)
+            await storage.put_bytes(segment, data, content_type="video/mp4")
     vtt = "WEBVTT\n\n00:00:00.000 --> 00:00:08.000\nsprite_000.jpg#xywh=0,0,160,90\n"
-    await storage.put_bytes(f"{prefix}thumbs/thumbnails.vtt", vtt.encode(), content_type="text/vtt")
-    await storage.put_bytes(f"{prefix}thumbs/sprite_000.jpg", b"sprite", content_type="image/jpeg")
+    index_key = layout.thumbnails_key(video_id)
+    await storage.put_bytes(index_key, vtt.encode(), content_type="text/vtt")
+    sprite = layout.sprite_key(video_id, layout.SPRITE_PATTERN % 0)
+    await storage.put_bytes(sprite, b"sprite", content_type="image/jpeg")
     return movie
 
 

@@ -1,7 +1,6 @@
 import m3u8
 import pytest
 
-from kushfilms.media.ladder import Rung, SpriteSpec
 from kushfilms.media.playlists import (
     Cue,
     Rendition,
@@ -12,6 +11,7 @@ from kushfilms.media.playlists import (
     sprite_cues,
     webvtt,
 )
+from kushfilms.media.transcoding.ladder import Rung, SpriteSpec
 
 # The shape of playlist ffmpeg's HLS muxer writes for one fMP4 rung.
 MEDIA_PLAYLIST = """\

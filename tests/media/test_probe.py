@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from kushfilms.media.ffmpeg import ffmpeg_executable
-from kushfilms.media.probe import ProbeError, SourceInfo, probe
+from kushfilms.media.ingest.probe import ProbeError, SourceInfo, probe
 from tests.media.samples import sample
 
 

@@ -20,14 +20,14 @@ from sqlalchemy import select
 from kushfilms.cli import worker_command
 from kushfilms.config import Settings
 from kushfilms.db import transaction
+from kushfilms.jobs import job_context
 from kushfilms.kit.clock import utcnow
+from kushfilms.media import layout
 from kushfilms.media.ffmpeg import ffmpeg_executable
 from kushfilms.media.synthetic import render_clip
 from kushfilms.media.tasks import recover_stalled
 from kushfilms.models import Video, VideoStatus, WorkerProcess
 from kushfilms.worker import heartbeat
-from kushfilms.worker.queue import Jobs
-from kushfilms.worker.runner import all_jobs
 from kushfilms.worker.supervisor import Supervisor
 from tests.catalog.conftest import add_movie
 from tests.conftest import Backend, make_settings, settings_environment
@@ -132,7 +132,7 @@ async def _kill_and_recover(
 
     assert body["video"]["status"] == "ready", body["video"]["error"]
     assert body["video"]["attempts"] == 2
-    master_key = f"videos/{body['video']['id']}/hls/master.m3u8"
+    master_key = layout.master_key(uuid.UUID(body["video"]["id"]))
     storage = client._transport.app.state.storage  # type: ignore[attr-defined]
     master = m3u8.loads((await storage.get_bytes(master_key)).decode())
     assert [p.stream_info.resolution[1] for p in master.playlists] == [360, 480, 720]
@@ -156,7 +156,8 @@ async def test_only_the_leases_of_workers_known_dead_are_given_up_early(
     await add_video(env, held, VideoStatus.PROCESSING, lease_until=lease, lease_owner=living.id)
     await add_video(env, unnamed, VideoStatus.PROCESSING, lease_until=lease)
 
-    resent = await recover_stalled(Jobs(env.settings, all_jobs()))
+    async with job_context(env.settings) as context:
+        resent = await recover_stalled(context)
 
     async with env.app.state.db.reader() as session:
         videos = {video.movie_id: video for video in await session.scalars(select(Video))}

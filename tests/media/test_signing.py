@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kushfilms.media.signing import BadGrant, Grant, Scope, read_grant, sign_grant
+from kushfilms.media.delivery.signing import BadGrant, Grant, Scope, read_grant, sign_grant
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -21,7 +21,16 @@ import pytest
 from PIL import Image
 
 from kushfilms.config import DEFAULT_LADDER_BITRATES
-from kushfilms.media.artwork import (
+from kushfilms.media.ffmpeg import (
+    TranscodeCancelled,
+    TranscodeError,
+    ffmpeg_executable,
+    run_ffmpeg,
+)
+from kushfilms.media.ingest.probe import SourceInfo, probe
+from kushfilms.media.layout import SPRITE_DIR, STILLS_DIR
+from kushfilms.media.playlists import Rendition
+from kushfilms.media.transcoding.artwork import (
     FrameScore,
     make_poster,
     make_sprites,
@@ -30,15 +39,7 @@ from kushfilms.media.artwork import (
     poster_spec,
     score,
 )
-from kushfilms.media.ffmpeg import (
-    TranscodeCancelled,
-    TranscodeError,
-    ffmpeg_executable,
-    run_ffmpeg,
-)
-from kushfilms.media.ladder import (
-    SPRITE_DIR,
-    STILLS_DIR,
+from kushfilms.media.transcoding.ladder import (
     Rung,
     SpriteSpec,
     ladder_command,
@@ -47,8 +48,7 @@ from kushfilms.media.ladder import (
     sprite_spec_for,
     thumbnail_size,
 )
-from kushfilms.media.playlists import Rendition, sprite_vtt, write_master_playlist
-from kushfilms.media.probe import SourceInfo, probe
+from kushfilms.media.transcoding.outputs import sprite_vtt, write_master_playlist
 from tests.media.samples import VALID, sample
 
 FFMPEG = ffmpeg_executable("")

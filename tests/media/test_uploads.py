@@ -18,7 +18,9 @@ from tusclient import client as tus
 
 from kushfilms.db import Database, transaction
 from kushfilms.kit.clock import utcnow
-from kushfilms.media import uploads
+from kushfilms.media import layout
+from kushfilms.media.ingest import uploads
+from kushfilms.media.ingest.tus import encode_metadata, parse_metadata
 from kushfilms.models import Upload
 from tests.conftest import Backend
 
@@ -41,7 +43,7 @@ def upload_id(url: str) -> str:
 
 
 def staged(env: Backend, url: str) -> Path:
-    return uploads.staged_path(env.settings, upload_id(url))
+    return layout.staged_upload(env.settings, upload_id(url))
 
 
 async def start(
@@ -621,5 +623,5 @@ async def test_expire_uploads_clears_stale_rows_and_files(
     ],
 )
 def test_parse_metadata(header: str, expected: dict[str, str]) -> None:
-    assert uploads.parse_metadata(header) == expected
-    assert uploads.parse_metadata(uploads.encode_metadata(expected)) == expected
+    assert parse_metadata(header) == expected
+    assert parse_metadata(encode_metadata(expected)) == expected

@@ -10,15 +10,10 @@ from pathlib import Path
 
 from PIL import Image, ImageStat
 
+from kushfilms.media import layout
 from kushfilms.media.ffmpeg import TranscodeError
-from kushfilms.media.ladder import (
-    SPRITE_PATTERN,
-    PosterSpec,
-    SpriteSpec,
-    frame_size,
-    thumbnail_size,
-)
-from kushfilms.media.probe import SourceInfo
+from kushfilms.media.ingest.probe import SourceInfo
+from kushfilms.media.transcoding.ladder import PosterSpec, SpriteSpec, frame_size, thumbnail_size
 
 POSTER_LONG_SIDE = 1280
 CANDIDATES = (0.10, 0.25, 0.40, 0.60)  # fractions of the running time
@@ -73,7 +68,7 @@ def make_sprites(stills: Path, sheets_dir: Path, spec: SpriteSpec, info: SourceI
     """Tile the run's thumbnails in ``stills``, in film order, left to right and top to
     bottom, into full-size sheets ``sheets_dir/sprite_000.jpg``..."""
     width, height = thumbnail_size(spec, info)
-    thumbnails = sorted(stills.glob("thumb_*.jpg"))
+    thumbnails = sorted(stills.glob(layout.files_like(layout.THUMB_PATTERN)))
     per_sheet = spec.columns * spec.rows
     for number, first in enumerate(range(0, len(thumbnails), per_sheet)):
         sheet = Image.new("RGB", (width * spec.columns, height * spec.rows))
@@ -81,14 +76,14 @@ def make_sprites(stills: Path, sheets_dir: Path, spec: SpriteSpec, info: SourceI
             row, column = divmod(index, spec.columns)
             with Image.open(path) as thumbnail:
                 sheet.paste(thumbnail, (column * width, row * height))
-        destination = sheets_dir / (SPRITE_PATTERN % number)
+        destination = sheets_dir / (layout.SPRITE_PATTERN % number)
         sheet.save(destination, "JPEG", quality=_SPRITE_QUALITY, optimize=True)
 
 
 def make_poster(stills: Path, dest: Path) -> None:
     """Write a JPEG poster to ``dest``: the best of the run's candidate frames in ``stills``,
     named in film order as :class:`PosterSpec` describes them."""
-    paths = sorted(stills.glob("poster_*.jpg"))
+    paths = sorted(stills.glob(layout.files_like(layout.POSTER_PATTERN)))
     # The film's first frame is the poster only when its pictures stopped before
     # the first candidate time (a long soundtrack on a short video).
     chosen = paths[1:] or paths

@@ -16,13 +16,14 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 
 from kushfilms.accounts.deps import AdminUser
-from kushfilms.db import DbSession, ReadSession, database, transaction
-from kushfilms.deps import settings_of
+from kushfilms.db import transaction
+from kushfilms.deps import DbSession, ReadSession, settings_of
 from kushfilms.errors import COMMON_ERRORS, KushError, error_responses
 from kushfilms.kit.text import SingleLine
-from kushfilms.media import uploads
-from kushfilms.media.uploads import TUS_VERSION
+from kushfilms.media.ingest import tus, uploads
+from kushfilms.media.ingest.tus import TUS_VERSION
 from kushfilms.models import Upload
+from kushfilms.state import app_state
 
 OFFSET_STREAM = "application/offset+octet-stream"
 TUS_EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum"
@@ -89,7 +90,7 @@ async def _require_tus_resumable(
     tus_resumable: Annotated[str | None, Header(description=f"Must be {TUS_VERSION}")] = None,
 ) -> None:
     if tus_resumable != TUS_VERSION:
-        raise uploads.TusVersionUnsupported()
+        raise tus.TusVersionUnsupported()
 
 
 TusRequest = Depends(_require_tus_resumable)
@@ -108,7 +109,7 @@ def _metadata(header: str) -> dict[str, str]:
     """The pairs of an Upload-Metadata header; 422 naming the key of a value that is
     not a line of text (a NUL in a file name cannot be stored)."""
     try:
-        return _METADATA.validate_python(uploads.parse_metadata(header))
+        return _METADATA.validate_python(tus.parse_metadata(header))
     except ValidationError as error:
         raise RequestValidationError(
             [
@@ -152,11 +153,11 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
 
 
 async def _receive(
-    request: Request, upload_id: str, offset: int, checksum: uploads.Checksum | None
+    request: Request, upload_id: str, offset: int, checksum: tus.Checksum | None
 ) -> Upload:
     length = request.headers.get("content-length", "")
     return await uploads.receive_chunk(
-        database(request),
+        app_state(request).db,
         settings_of(request),
         upload_id,
         offset=offset,
@@ -178,7 +179,7 @@ async def describe_server(request: Request, _: AdminUser) -> Response:
             "Tus-Version": TUS_VERSION,
             "Tus-Extension": TUS_EXTENSIONS,
             "Tus-Max-Size": str(settings_of(request).upload_max_bytes),
-            "Tus-Checksum-Algorithm": ",".join(uploads.CHECKSUM_ALGORITHMS),
+            "Tus-Checksum-Algorithm": ",".join(tus.CHECKSUM_ALGORITHMS),
         },
     )
 
@@ -206,13 +207,13 @@ async def start_upload(
     upload_checksum: ChecksumHeader = None,
 ) -> UploadOut:
     if upload_length is None or upload_defer_length is not None:
-        raise uploads.InvalidUploadHeader("Send Upload-Length; deferred lengths are not supported.")
+        raise tus.InvalidUploadHeader("Send Upload-Length; deferred lengths are not supported.")
     metadata = _metadata(upload_metadata)
-    checksum = uploads.parse_checksum(upload_checksum) if upload_checksum else None
+    checksum = tus.parse_checksum(upload_checksum) if upload_checksum else None
     # The sign-in check is done; its read transaction must not last the upload.
     await auth_session.close()
     settings = settings_of(request)
-    async with transaction(database(request).writer) as session:
+    async with transaction(app_state(request).db.writer) as session:
         upload = await uploads.create_upload(
             session, length=upload_length, metadata=metadata, created_by=admin.id, settings=settings
         )
@@ -242,7 +243,7 @@ async def describe_upload(
     response.headers.update(_progress_headers(upload, offset))
     response.headers["Upload-Length"] = str(upload.length)
     if upload.metadata_:
-        response.headers["Upload-Metadata"] = uploads.encode_metadata(upload.metadata_)
+        response.headers["Upload-Metadata"] = tus.encode_metadata(upload.metadata_)
     response.headers["Cache-Control"] = "no-store"
     return _upload_out(upload, offset)
 
@@ -264,8 +265,8 @@ async def append_to_upload(
     upload_checksum: ChecksumHeader = None,
 ) -> Response:
     if not _is_offset_stream(content_type):
-        raise uploads.NotAnOffsetStream()
-    checksum = uploads.parse_checksum(upload_checksum) if upload_checksum else None
+        raise tus.NotAnOffsetStream()
+    checksum = tus.parse_checksum(upload_checksum) if upload_checksum else None
     # The sign-in check is done; its read transaction must not last the upload.
     await auth_session.close()
     upload = await _receive(request, upload_id, upload_offset, checksum)

@@ -24,28 +24,20 @@ read session, the bytes go to disk, then the offset is recorded in a short
 write transaction (an SQLite writer locks the whole database).
 
 Attaching an upload to a movie hands its bytes over to the new video: they are
-linked to ``KF_UPLOAD_DIR/<video id>.source`` (:func:`hold_for_video`) before
+linked to ``KF_UPLOAD_DIR/<video id>.source`` (``staging.hold_for_video``) before
 the upload is taken, and wait there until the video's transcode job moves them
 into storage, so no transaction waits for that transfer.
 """
 
 import asyncio
-import base64
-import binascii
-import fcntl
-import hashlib
 import logging
 import os
-import re
 import secrets
 import shutil
 import uuid
-from collections.abc import AsyncIterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterable
 from datetime import datetime, timedelta
 from functools import partial
-from io import BufferedRandom
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -53,18 +45,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.config import Settings
 from kushfilms.db import Database, after_commit, transaction
-from kushfilms.errors import BadRequest, Conflict, KushError, NotFound
+from kushfilms.errors import Conflict, KushError, NotFound
 from kushfilms.kit.clock import utcnow
+from kushfilms.media import layout
+from kushfilms.media.ingest import staging
+from kushfilms.media.ingest.tus import Checksum
 from kushfilms.models import Upload
 
 log = logging.getLogger(__name__)
-
-TUS_VERSION = "1.0.0"
-_DIGEST_SIZES = {"sha1": 20, "sha256": 32}
-CHECKSUM_ALGORITHMS = tuple(_DIGEST_SIZES)
-_UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# The most of a chunk held in memory at once; larger chunks stream through.
-_WRITE_BUFFER_BYTES = 1024 * 1024
 
 
 class UploadNotFound(NotFound):
@@ -88,14 +76,6 @@ class UploadAlreadyAttached(Conflict):
     message = "This upload has already been attached to a movie."
 
 
-class UploadBusy(Conflict):
-    code = "upload_busy"
-    message = (
-        "Another request is sending bytes to this upload. Wait for it to finish, "
-        "then ask for the offset with HEAD."
-    )
-
-
 class OffsetMismatch(Conflict):
     code = "upload_offset_mismatch"
 
@@ -103,105 +83,6 @@ class OffsetMismatch(Conflict):
 class UploadTooLarge(KushError):
     status = 413
     code = "upload_too_large"
-
-
-class ChecksumMismatch(KushError):
-    status = 460
-    code = "checksum_mismatch"
-    message = "The chunk does not match its Upload-Checksum; it was discarded. Send it again."
-
-
-class InvalidUploadHeader(BadRequest):
-    code = "invalid_upload_header"
-
-
-class TusVersionUnsupported(KushError):
-    status = 412
-    code = "tus_version_unsupported"
-    message = f"Send Tus-Resumable: {TUS_VERSION}, the only tus version this server speaks."
-
-    def __init__(self) -> None:
-        super().__init__(headers={"Tus-Version": TUS_VERSION})
-
-
-class NotAnOffsetStream(KushError):
-    status = 415
-    code = "unsupported_media_type"
-    message = "Send upload bytes as Content-Type: application/offset+octet-stream."
-
-
-@dataclass(frozen=True, slots=True)
-class Checksum:
-    """An Upload-Checksum header: the digest a chunk must have."""
-
-    algorithm: str
-    digest: bytes
-
-
-def parse_checksum(header: str) -> Checksum:
-    algorithm, _, encoded = header.strip().partition(" ")
-    if algorithm not in _DIGEST_SIZES:
-        raise InvalidUploadHeader(
-            f"Checksum algorithm {algorithm!r} is not supported; use one of "
-            f"{', '.join(CHECKSUM_ALGORITHMS)}."
-        )
-    try:
-        digest = base64.b64decode(encoded.strip(), validate=True)
-    except binascii.Error:
-        digest = b""
-    if len(digest) != _DIGEST_SIZES[algorithm]:
-        raise InvalidUploadHeader(f"Upload-Checksum must be '{algorithm} <base64 digest>'.")
-    return Checksum(algorithm, digest)
-
-
-def parse_metadata(header: str) -> dict[str, str]:
-    """Read an Upload-Metadata header: ``key base64value`` pairs, values optional."""
-    metadata: dict[str, str] = {}
-    for pair in filter(None, (part.strip() for part in header.split(","))):
-        key, *values = pair.split(" ")
-        if len(values) > 1 or key in metadata:
-            raise InvalidUploadHeader(f"Upload-Metadata has a malformed or repeated key {key!r}.")
-        try:
-            metadata[key] = base64.b64decode(values[0], validate=True).decode() if values else ""
-        except (binascii.Error, UnicodeDecodeError) as error:
-            raise InvalidUploadHeader(
-                f"Upload-Metadata value of {key!r} is not base64-encoded UTF-8 text."
-            ) from error
-    return metadata
-
-
-def encode_metadata(metadata: dict[str, str]) -> str:
-    return ",".join(
-        f"{key} {base64.b64encode(value.encode()).decode()}" if value else key
-        for key, value in metadata.items()
-    )
-
-
-def staged_path(settings: Settings, upload_id: str) -> Path:
-    if not _UPLOAD_ID.fullmatch(upload_id):
-        raise ValueError(f"not an upload id: {upload_id!r}")
-    return settings.upload_dir / upload_id
-
-
-HELD_SUFFIX = ".source"  # never in an upload id, so the two kinds of name never meet
-
-
-def held_source_path(settings: Settings, video_id: uuid.UUID) -> Path:
-    """Where an attached upload's bytes wait for their video's job to store them."""
-    return settings.upload_dir / f"{video_id}{HELD_SUFFIX}"
-
-
-def hold_for_video(settings: Settings, upload_id: str, video_id: uuid.UUID) -> Path:
-    """Link the upload's staged bytes to where the video's job will find them (no copy).
-
-    Done before the upload is taken, so that no transaction waits for the disk;
-    if the attach then fails, the caller removes the link. The link's time is set
-    to now, so garbage collection gives it its grace period from this moment.
-    """
-    held = held_source_path(settings, video_id)
-    os.link(staged_path(settings, upload_id), held)
-    os.utime(held)
-    return held
 
 
 def _expiry(settings: Settings, now: datetime) -> datetime:
@@ -248,7 +129,7 @@ async def stage_local_file(
         created_by=created_by,
         settings=settings,
     )
-    target = staged_path(settings, upload.id)
+    target = layout.staged_upload(settings, upload.id)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(source, target)
     upload.offset = length
@@ -276,18 +157,11 @@ def _refuse_expired(upload: Upload) -> None:
         raise UploadExpired()
 
 
-def _staged_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
-
-
 def resumable_offset(settings: Settings, upload: Upload) -> int:
     """Where the client should resume: see the rule at the top of this module."""
     if upload.attached_at is not None:
         return upload.offset  # the bytes have been handed over
-    return min(upload.offset, _staged_size(staged_path(settings, upload.id)))
+    return min(upload.offset, staging.staged_size(layout.staged_upload(settings, upload.id)))
 
 
 async def receive_chunk(
@@ -309,7 +183,7 @@ async def receive_chunk(
     """
     async with db.reader() as session:
         await _writable_upload(session, upload_id)  # before anything touches the disk
-    with _locked_staged_file(settings, upload_id) as file:
+    with staging.locked_staged_file(settings, upload_id) as file:
         async with db.reader() as session:
             # Read again under the lock: the previous holder may have moved the offset.
             upload = await _writable_upload(session, upload_id)
@@ -324,7 +198,10 @@ async def receive_chunk(
         room = upload.length - start
         if declared_length is not None and declared_length > room:
             raise _past_the_end(upload)
-        end = await _append(file, body, upload=upload, at=start, checksum=checksum)
+        try:
+            end = await staging.append(file, body, at=start, limit=upload.length, checksum=checksum)
+        except staging.PastTheEnd as error:
+            raise _past_the_end(upload) from error
         if declared_length is not None and end - start < declared_length:
             log.info(
                 "upload %s: body ended after %d of %d bytes; kept them",
@@ -343,75 +220,10 @@ async def _writable_upload(session: AsyncSession, upload_id: str) -> Upload:
     return upload
 
 
-@contextmanager
-def _locked_staged_file(settings: Settings, upload_id: str) -> Iterator[BufferedRandom]:
-    path = staged_path(settings, upload_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+b") as file:
-        try:
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise UploadBusy() from error
-        yield file  # closing the file releases the lock
-
-
-def _is_being_written(path: Path) -> bool:
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    with open(descriptor, "rb") as file:
-        try:
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-    return False
-
-
 def _past_the_end(upload: Upload) -> UploadTooLarge:
     return UploadTooLarge(
         f"The chunk goes past the upload's length of {upload.length} bytes; it was discarded."
     )
-
-
-async def _append(
-    file: BufferedRandom,
-    body: AsyncIterable[bytes],
-    *,
-    upload: Upload,
-    at: int,
-    checksum: Checksum | None,
-) -> int:
-    """Write ``body`` from ``at`` and sync it; returns the end. A refused chunk leaves nothing."""
-    hasher = hashlib.new(checksum.algorithm, usedforsecurity=False) if checksum else None
-
-    def write(data: bytearray, *, sync: bool = False) -> None:
-        if hasher is not None:
-            hasher.update(data)
-        file.write(data)
-        if sync:
-            file.flush()
-            os.fsync(file.fileno())
-
-    file.seek(at)
-    end = at
-    buffer = bytearray()
-    try:
-        async for piece in body:
-            end += len(piece)
-            if end > upload.length:
-                raise _past_the_end(upload)
-            buffer += piece
-            if len(buffer) >= _WRITE_BUFFER_BYTES:
-                await asyncio.to_thread(write, buffer)
-                buffer.clear()
-        await asyncio.to_thread(write, buffer, sync=True)
-        if checksum is not None and hasher is not None and hasher.digest() != checksum.digest:
-            raise ChecksumMismatch()
-    except BaseException:
-        file.truncate(at)
-        raise
-    return end
 
 
 async def _record_offset(
@@ -437,7 +249,7 @@ async def completed_upload(session: AsyncSession, upload_id: str, settings: Sett
         raise UploadIncomplete(
             f"This upload has {upload.offset} of its {upload.length} bytes; finish it first."
         )
-    if _staged_size(staged_path(settings, upload_id)) != upload.length:
+    if staging.staged_size(layout.staged_upload(settings, upload_id)) != upload.length:
         raise UploadIncomplete("This upload's bytes are missing on disk; upload the file again.")
     return upload
 
@@ -462,22 +274,24 @@ async def take_completed_upload(
 
 def release_staged_file(session: AsyncSession, settings: Settings, upload_id: str) -> None:
     """Once the session commits, remove the upload's staged name for its bytes: they
-    are held for the video it was attached to (:func:`hold_for_video`)."""
-    after_commit(session, partial(_remove_staged_files, [staged_path(settings, upload_id)]))
+    are held for the video it was attached to (``staging.hold_for_video``)."""
+    staged = layout.staged_upload(settings, upload_id)
+    after_commit(session, partial(staging.remove_staged_files, [staged]))
 
 
 async def delete_upload(session: AsyncSession, upload_id: str, settings: Settings) -> None:
     """Delete the upload; its staged file goes once the deletion commits."""
     upload = await _load(session, upload_id)
     await session.delete(upload)
-    after_commit(session, partial(_remove_staged_files, [staged_path(settings, upload_id)]))
+    staged = layout.staged_upload(settings, upload_id)
+    after_commit(session, partial(staging.remove_staged_files, [staged]))
 
 
 async def expire_uploads(session: AsyncSession, settings: Settings, *, now: datetime) -> int:
     """Remove what expired: unattached uploads entirely, the leftover files of attached ones.
 
     An attached upload's bytes were held for its video under another name
-    (:func:`hold_for_video`), so its leftover file is no loss to the video. An
+    (``staging.hold_for_video``), so its leftover file is no loss to the video. An
     upload whose bytes are being written right now is left for a later run.
     Returns how many uploads were cleared.
     """
@@ -487,8 +301,8 @@ async def expire_uploads(session: AsyncSession, settings: Settings, *, now: date
     abandoned: list[str] = []
     leftovers: list[Path] = []
     for upload_id, attached_at in stale:
-        path = staged_path(settings, upload_id)
-        if _is_being_written(path):
+        path = layout.staged_upload(settings, upload_id)
+        if staging.is_being_written(path):
             continue
         if attached_at is None:
             abandoned.append(upload_id)
@@ -497,10 +311,5 @@ async def expire_uploads(session: AsyncSession, settings: Settings, *, now: date
             leftovers.append(path)
     if abandoned:
         await session.execute(delete(Upload).where(Upload.id.in_(abandoned)))
-    after_commit(session, partial(_remove_staged_files, leftovers))
+    after_commit(session, partial(staging.remove_staged_files, leftovers))
     return len(leftovers)
-
-
-def _remove_staged_files(paths: Sequence[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)

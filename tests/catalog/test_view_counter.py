@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from kushfilms.catalog.views import ViewCounter
+from kushfilms.catalog.view_counter import ViewCounter
 from kushfilms.db import Database
 from tests.catalog.conftest import add_movie, titles
 from tests.conftest import Backend, make_settings

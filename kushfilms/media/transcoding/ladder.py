@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from kushfilms.media.probe import SourceInfo
+from kushfilms.media import layout
+from kushfilms.media.ingest.probe import SourceInfo
 
 _MAX_FPS = 60
 _STANDARD_RATE_TEXTS = ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60")
@@ -49,12 +50,6 @@ _TONE_MAP = (
     "format=yuv420p",
 )
 _AUDIO = ("-c:a", "aac", "-profile:a", "aac_low", "-b:a", "128k", "-ac", "2", "-ar", "48000")
-SPRITE_DIR = "thumbs"
-SPRITE_PATTERN = "sprite_%03d.jpg"
-# Frames the run takes for pictures made after it (sprite sheets, the poster); not published.
-STILLS_DIR = "stills"
-THUMB_PATTERN = "thumb_%05d.jpg"
-POSTER_PATTERN = "poster_%02d.jpg"
 _STILL_QUALITY = 2  # near lossless: they are encoded again
 _MAX_THUMBNAILS = 400
 _MIN_SPRITE_INTERVAL = 2
@@ -180,7 +175,8 @@ def scale_filters(width: int, height: int) -> list[str]:
 def output_dirs(out_dir: Path, rungs: Sequence[Rung]) -> list[Path]:
     """Directories the ladder command writes into (and the sprites' own); ffmpeg makes none
     of the images' itself."""
-    return [out_dir / rung.name for rung in rungs] + [out_dir / SPRITE_DIR, out_dir / STILLS_DIR]
+    pictures = [out_dir / layout.SPRITE_DIR, out_dir / layout.STILLS_DIR]
+    return [out_dir / rung.name for rung in rungs] + pictures
 
 
 def ladder_command(
@@ -230,11 +226,12 @@ def ladder_command(
         rung_dir = out_dir / rung.name
         command += ["-f", "hls", "-hls_time", str(segment_seconds), "-hls_playlist_type", "vod"]
         command += ["-hls_segment_type", "fmp4", "-hls_flags", "independent_segments"]
-        command += ["-hls_fmp4_init_filename", "init.mp4"]
-        command += ["-hls_segment_filename", str(rung_dir / "seg_%05d.m4s")]
-        command.append(str(rung_dir / "index.m3u8"))
-    command += _stills_output("[thumbs]", out_dir / STILLS_DIR / THUMB_PATTERN)
-    command += _stills_output("[poster]", out_dir / STILLS_DIR / POSTER_PATTERN)
+        command += ["-hls_fmp4_init_filename", layout.INIT_SEGMENT]
+        command += ["-hls_segment_filename", str(rung_dir / layout.SEGMENT_PATTERN)]
+        command.append(str(rung_dir / layout.MEDIA_PLAYLIST))
+    stills = out_dir / layout.STILLS_DIR
+    command += _stills_output("[thumbs]", stills / layout.THUMB_PATTERN)
+    command += _stills_output("[poster]", stills / layout.POSTER_PATTERN)
     return command
 
 
@@ -298,7 +295,7 @@ def _rung(info: SourceInfo, short: int, kbps: int, reference: int, fps: float) -
     max_kbps = round(video_kbps * _PEAK_FACTOR)
     buffer_kbits = video_kbps * _BUFFER_FACTOR
     return Rung(
-        name=f"{short}p",
+        name=layout.rung_name(short),
         width=width,
         height=height,
         video_kbps=video_kbps,

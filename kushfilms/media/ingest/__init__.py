@@ -1,0 +1,1 @@
+"""Ingest: resumable uploads, their bytes on disk, and probing what they hold."""
