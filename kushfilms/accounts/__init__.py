@@ -1,1 +1,1 @@
-"""Users, sign-in, tokens and roles."""
+"""Users, sign-in, tokens, roles and devices."""

@@ -6,12 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from kushfilms.accounts.deps import AdminUser
-from kushfilms.billing import analytics
-from kushfilms.billing.analytics_schemas import RevenueOut
-from kushfilms.config import Settings
-from kushfilms.db import ReplicaSession
+from kushfilms.billing.revenue import date_range, revenue_report
+from kushfilms.billing.revenue_schemas import RevenueOut
+from kushfilms.deps import ReplicaSession
 from kushfilms.errors import COMMON_ERRORS, error_responses
 from kushfilms.kit.clock import utcnow
+from kushfilms.state import app_state
 
 router = APIRouter(
     prefix="/api/admin",
@@ -32,6 +32,6 @@ async def revenue(
     """Subscriptions, churn, conversion and revenue over whole UTC days, both ends
     included (by default the last 30 days; at most 366). Per-day series list every
     day of the range."""
-    settings: Settings = request.app.state.settings
-    span = analytics.date_range(start, end, today=utcnow().date())
-    return RevenueOut.of(await analytics.revenue_report(session, settings, span))
+    settings = app_state(request).settings
+    span = date_range(start, end, today=utcnow().date())
+    return RevenueOut.of(await revenue_report(session, settings, span))

@@ -22,22 +22,21 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urljoin
 
-from sqlalchemy import Select, bindparam, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kushfilms.billing import events
+from kushfilms.billing import local_records as records
 from kushfilms.billing.plans import plans_from
-from kushfilms.billing.provider import ProviderSubscription
+from kushfilms.billing.provider import LOCAL_CUSTOMER_PREFIX, EventReader
+from kushfilms.billing.stripe_objects import Prepared, ProviderSubscription, subscription_of_event
 from kushfilms.config import Settings
-from kushfilms.errors import Conflict, NotFound, Unprocessable
+from kushfilms.errors import Conflict, Unprocessable
 from kushfilms.kit.clock import utcnow
-from kushfilms.models import LocalPaymentObject
 
 PAYS = "4242424242424242"
 RENEWALS_FAIL = "4000000000000341"
@@ -70,50 +69,18 @@ def _unix(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-# Columns, not the mapped object: the data comes back as a value of its own, which
-# the caller may change in place (a change to a loaded object's JSON would go
-# unnoticed by SQLAlchemy), and a webhook is spared loading an object per event.
-_RECORD = select(LocalPaymentObject.kind, LocalPaymentObject.data).where(
-    LocalPaymentObject.id == bindparam("id")
-)
-_LOCKED_RECORD = _RECORD.with_for_update()
-# A renewal passes over a subscription that another worker (or its viewer) is changing.
-_CLAIMED_RECORD = _RECORD.with_for_update(skip_locked=True)
-_SUBSCRIPTIONS = (
-    select(LocalPaymentObject.id, LocalPaymentObject.data)
-    .where(LocalPaymentObject.kind == "subscription")
-    .order_by(LocalPaymentObject.id)
-)
-_NEW_RECORD = {
-    dialect: insert(LocalPaymentObject).on_conflict_do_nothing(index_elements=["id"])
-    for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
-}
-
-
-def _record(
-    session: Session, object_id: str, kind: str, statement: Select[Any] = _RECORD
-) -> dict[str, Any]:
-    found = session.execute(statement, {"id": object_id}).first()
-    if found is None or found.kind != kind:
-        raise NotFound(f"No such {kind.replace('_', ' ')}.")
-    data: dict[str, Any] = found.data
-    return data
-
-
-def prepare_in(session: Session, event: dict[str, Any]) -> events.Prepared:
-    """:func:`events.prepare` for this provider, inside the transaction that applies
-    the event: the subscription is read from the records there."""
-    subscription_id = events.subscription_of_event(event)
+def prepare_in(session: Session, event: dict[str, Any]) -> Prepared:
+    """What applying ``event`` needs, read inside the transaction that applies it:
+    the subscription it concerns, from the records there."""
+    subscription_id = subscription_of_event(event)
     if subscription_id is None:
-        return events.Prepared(event, None)
-    record = _record(session, subscription_id, "subscription")
-    return events.Prepared(event, ProviderSubscription.from_stripe(record))
+        return Prepared(event, None)
+    record = records.read(session, subscription_id, "subscription")
+    return Prepared(event, ProviderSubscription.from_stripe(record))
 
 
-def _claim(session: Session, object_id: str) -> dict[str, Any] | None:
-    found = session.execute(_CLAIMED_RECORD, {"id": object_id}).first()
-    data: dict[str, Any] | None = None if found is None else found.data
-    return data
+def _apply(session: Session, event: dict[str, Any], settings: Settings) -> bool:
+    return events.apply(session, prepare_in(session, event), settings)
 
 
 def _is_due(data: dict[str, Any], now: datetime) -> bool:
@@ -133,21 +100,14 @@ class LocalProvider:
 
     # --- records -------------------------------------------------------------------
     async def _get(self, object_id: str, kind: str, *, lock: bool = False) -> dict[str, Any]:
-        """The record; with ``lock``, held until the transaction ends (to be changed)."""
-        statement = _LOCKED_RECORD if lock else _RECORD
-        return await self.session.run_sync(_record, object_id, kind, statement)
+        return await self.session.run_sync(records.read, object_id, kind, lock=lock)
 
     async def _put(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        found = await self.session.get(LocalPaymentObject, data["id"])
-        if found is None:
-            self.session.add(LocalPaymentObject(id=data["id"], kind=kind, data=data))
-        else:
-            found.data = data
-        await self.session.flush()
-        return data
+        return await records.write(self.session, kind, data)
 
     async def _tell(self, kind: str, data: dict[str, Any]) -> None:
-        """Send an event to the shared handler, as Stripe's webhook would."""
+        """Send an event to the shared handler, as Stripe's webhook would, and apply it
+        now, in this transaction."""
         event = {
             "id": _id("evt"),
             "object": "event",
@@ -155,26 +115,32 @@ class LocalProvider:
             "created": _unix(utcnow()),
             "data": {"object": data},
         }
-        prepared = await events.prepare(event, self)
-        await self.session.run_sync(events.apply, prepared, self.settings)
+        await self.session.run_sync(_apply, event, self.settings)
 
     # --- the provider interface ------------------------------------------------------
+    @property
+    def applies_its_events(self) -> bool:
+        return True  # each change is told, and applied, before its call returns (_tell)
+
+    def can_bill(self, customer: str) -> bool:  # noqa: ARG002
+        # Any: a charge here is a record in this database, whoever made the customer.
+        return True
+
+    async def prepare(self, event: dict[str, Any]) -> EventReader:
+        return partial(prepare_in, event=event)
+
     async def create_customer(self, *, email: str, name: str, user_id: str) -> str:
         """The viewer's customer: one per viewer, however many checkouts ask at once
         (as Stripe's is, by the idempotency key we send it)."""
         customer = {
-            "id": f"cus_local_{uuid.UUID(user_id).hex}",
+            "id": f"{LOCAL_CUSTOMER_PREFIX}{uuid.UUID(user_id).hex}",
             "object": "customer",
             "email": email,
             "name": name,
             "metadata": {"user_id": user_id},
             "created": _unix(utcnow()),
         }
-        connection = await self.session.connection()
-        await self.session.execute(
-            _NEW_RECORD[connection.dialect.name],
-            {"id": customer["id"], "kind": "customer", "data": customer},
-        )
+        await records.add_once(self.session, "customer", customer)
         return str(customer["id"])
 
     async def create_checkout(
@@ -244,15 +210,6 @@ class LocalProvider:
     async def portal_url(self, customer: str, return_url: str) -> str:  # noqa: ARG002
         # Cards and invoices are managed on the account page itself.
         return urljoin(return_url, "/account/subscription")
-
-    async def invoice_payments(
-        self,
-        *,
-        invoice: str | None = None,  # noqa: ARG002
-        payment_intent: str | None = None,  # noqa: ARG002
-    ) -> list[dict[str, Any]]:
-        # Never asked: the local checkout's invoices name their charge themselves.
-        return []
 
     # --- the checkout page -----------------------------------------------------------
     async def checkout(self, checkout_id: str) -> dict[str, Any]:
@@ -361,13 +318,13 @@ class LocalProvider:
         """Roll over every local subscription whose period has ended: renew it (paid
         or failed, by its card), or end it when it was set to cancel. Returns how many."""
         now = utcnow()
-        found = await self.session.execute(_SUBSCRIPTIONS)
-        due = [record.id for record in found if _is_due(record.data, now)]
+        found = await records.subscriptions(self.session)
+        due = [subscription_id for subscription_id, data in found if _is_due(data, now)]
         changed = 0
         for subscription_id in due:
             # Claimed one by one, and looked at again: another worker may have
             # renewed it since, or may be renewing it now (then it is not ours).
-            claimed = await self.session.run_sync(_claim, subscription_id)
+            claimed = await self.session.run_sync(records.claim, subscription_id)
             if claimed is None or not _is_due(claimed, now):
                 continue
             await self._roll_over(claimed, now)

@@ -1,16 +1,24 @@
 """The payment provider boundary: Stripe, or the built-in local checkout.
 
-Both speak Stripe's shapes. Subscriptions are read into :class:`ProviderSubscription`
-from a Stripe subscription object (whichever API version put the billing
-period on the subscription or on its items); both providers send their news
-as Stripe-shaped events to :mod:`kushfilms.billing.events`.
+Both speak Stripe's shapes (read by :mod:`kushfilms.billing.stripe_objects`) and
+both send their news as Stripe-shaped events to :mod:`kushfilms.billing.events`.
+Which one a site uses is decided once, in :mod:`kushfilms.billing.deps`; the
+service asks this interface whatever differs between them.
 """
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session
+
+from kushfilms.billing.stripe_objects import Prepared, ProviderSubscription
 from kushfilms.errors import KushError
+
+# The prefix of the customers the local checkout makes; no Stripe id has it.
+LOCAL_CUSTOMER_PREFIX = "cus_local_"
+
+# What applying an event needs from its provider, read inside the applying transaction.
+EventReader = Callable[[Session], Prepared]
 
 
 class ProviderUnavailable(KushError):
@@ -19,50 +27,20 @@ class ProviderUnavailable(KushError):
     message = "The payment service did not answer. Please try again in a minute."
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderSubscription:
-    id: str
-    customer: str
-    status: str  # Stripe's: active, trialing, past_due, unpaid, canceled, incomplete, ...
-    price_id: str
-    current_period_start: datetime
-    current_period_end: datetime
-    cancel_at_period_end: bool
-    created: datetime
-    ended_at: datetime | None = None
-    user_id: str | None = None  # from the metadata we set at checkout
-
-    @classmethod
-    def from_stripe(cls, data: dict[str, Any]) -> "ProviderSubscription":
-        items = (data.get("items") or {}).get("data") or [{}]
-        item = items[0]
-        price = item.get("price") or {}
-        start = data.get("current_period_start") or item.get("current_period_start")
-        end = data.get("current_period_end") or item.get("current_period_end")
-        customer = data.get("customer")
-        if isinstance(customer, dict):
-            customer = customer.get("id")
-        return cls(
-            id=data["id"],
-            customer=str(customer or ""),
-            status=str(data.get("status", "")),
-            price_id=str(price.get("id", "") if isinstance(price, dict) else price),
-            current_period_start=timestamp(start or data.get("created")),
-            current_period_end=timestamp(end or data.get("created")),
-            cancel_at_period_end=bool(data.get("cancel_at_period_end")),
-            created=timestamp(data.get("created")),
-            ended_at=timestamp(data["ended_at"]) if data.get("ended_at") else None,
-            user_id=(data.get("metadata") or {}).get("user_id"),
-        )
-
-
-def timestamp(value: Any) -> datetime:
-    """A Stripe timestamp (Unix seconds) as an aware datetime."""
-    return datetime.fromtimestamp(int(value or 0), tz=UTC)
-
-
 class PaymentProvider(Protocol):
     """What billing asks of a payment provider."""
+
+    @property
+    def applies_its_events(self) -> bool:
+        """Whether a change made here is already applied to this database when the call
+        returns: the local checkout tells its events in the caller's transaction. Stripe's
+        come later, by webhook, so the caller applies what Stripe answered at once."""
+        ...
+
+    def can_bill(self, customer: str) -> bool:
+        """Whether a customer id a viewer holds is one this provider can charge (else
+        the viewer's next checkout makes a new customer)."""
+        ...
 
     async def create_customer(self, *, email: str, name: str, user_id: str) -> str:
         """A new customer; returns its id."""
@@ -99,9 +77,9 @@ class PaymentProvider(Protocol):
         """Where the viewer manages cards and invoices."""
         ...
 
-    async def invoice_payments(
-        self, *, invoice: str | None = None, payment_intent: str | None = None
-    ) -> list[dict[str, Any]]:
-        """The payments made against an invoice, or by a payment intent (Stripe's
-        invoice payments: what ties a charge to the invoice it paid)."""
+    async def prepare(self, event: dict[str, Any]) -> EventReader:
+        """What applying ``event`` needs (the subscription it concerns as it stands
+        now), as the first step of the applying transaction. Stripe is asked here,
+        before that transaction begins, so no lock waits on the network; the local
+        checkout reads its own records inside it."""
         ...

@@ -13,53 +13,27 @@ serialised by a lock on their ``users`` row; on SQLite by the write
 transaction itself).
 """
 
-import hashlib
 import json
 import logging
-import re
-import secrets
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
-from fastapi import Depends, Request
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from ua_parser import parse as parse_user_agent
 
-from kushfilms.billing.access import entitlement_for
+from kushfilms.accounts.devices import LABEL_LENGTH, Device
+from kushfilms.billing.service import entitlement_for
 from kushfilms.catalog import service as catalog
 from kushfilms.config import Settings
-from kushfilms.db import DbSession
 from kushfilms.errors import Conflict, NotFound
 from kushfilms.kit.clock import utcnow
 from kushfilms.models import AccessLevel, StreamSession, User
 
 log = logging.getLogger(__name__)
-
-DEVICE_COOKIE = "kf_device"
-DEVICE_HEADER = "X-Device-Id"
-DEVICE_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
-DEVICE_COOKIE_SECONDS = 400 * 24 * 3600  # the longest browsers keep a cookie
-_DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
-_LABEL_LENGTH = 255
-# ua-parser's names, as people know them on a list of their devices.
-_BROWSER_NAMES = {"Mobile Safari": "Safari", "Mobile Safari UI/WKWebView": "Safari"}
-_SYSTEM_NAMES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS", "iOS": "iPhone"}
-_BROWSER_SUFFIXES = (" Mobile iOS", " Mobile", " iOS")
-_GENERIC_DEVICES = {"Other", "Mac", "Generic Smartphone", "Generic Tablet", "Spider"}
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    """A device a viewer plays on: a stable id and a name for people."""
-
-    id: str
-    label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,53 +117,6 @@ class StreamRegistry(Protocol):
         ...
 
 
-def valid_device_id(value: str | None) -> str | None:
-    return value if value and _DEVICE_ID.fullmatch(value) else None
-
-
-def new_device_id() -> str:
-    return secrets.token_urlsafe(16)
-
-
-def derived_device_id(user_agent: str) -> str:
-    """A device id for a client that sends none: its User-Agent, hashed.
-
-    Stable across token refreshes and network changes; two installs of the
-    same app share it, so clients should send ``X-Device-Id``.
-    """
-    return "ua-" + hashlib.sha256(user_agent.encode()).hexdigest()[:32]
-
-
-def api_device(user_agent: str, *, sent: str | None, cookie: str | None) -> Device:
-    """The device of an API call: the one it names (``X-Device-Id``), else the pages'
-    cookie (our own scripts), else one derived from its User-Agent."""
-    chosen = sent or valid_device_id(cookie) or derived_device_id(user_agent)
-    return Device(chosen, device_label(user_agent))
-
-
-@lru_cache(maxsize=4096)
-def device_label(user_agent: str) -> str:
-    """ "Chrome on Linux", "Safari on iPhone", "Chrome on Pixel 8": for people choosing
-    which device to stop (ua-parser's rules; an unknown client by its product token)."""
-    parsed = parse_user_agent(user_agent)
-    browser = system = None
-    if parsed.user_agent is not None and parsed.user_agent.family != "Other":
-        browser = _BROWSER_NAMES.get(parsed.user_agent.family, parsed.user_agent.family)
-        for suffix in _BROWSER_SUFFIXES:
-            browser = browser.removesuffix(suffix)
-    if parsed.device is not None and parsed.device.family not in _GENERIC_DEVICES:
-        system = parsed.device.family
-    elif parsed.os is not None and parsed.os.family != "Other":
-        system = _SYSTEM_NAMES.get(parsed.os.family, parsed.os.family)
-    product = user_agent.split(" ", 1)[0].strip()
-    if browser is not None and parsed.os is not None and browser == parsed.os.family:
-        browser = product.split("/", 1)[0] or None  # an app: no browser, only its system
-    named = " on ".join(part for part in (browser, system) if part)
-    if named:
-        return named[:_LABEL_LENGTH]
-    return product[:_LABEL_LENGTH] or "Unknown device"
-
-
 async def stream_limit(session: AsyncSession, viewer: User, settings: Settings) -> int:
     """How many devices the viewer's plan lets play at once (every plan opens FREE films)."""
     return (await entitlement_for(session, viewer, AccessLevel.FREE, settings)).streams
@@ -252,7 +179,7 @@ class DatabaseStreams:
                 self.session.add(mine)
             mine.started_at = now
         mine.movie_id = movie_id
-        mine.label = device.label[:_LABEL_LENGTH]
+        mine.label = device.label[:LABEL_LENGTH]
         mine.last_seen_at = now
         await self.session.flush()
         return _stream(mine)
@@ -371,7 +298,7 @@ class RedisStreams:
         self._end = redis.register_script(_END)
 
     async def open(self, user: User, device: Device, *, movie_id: uuid.UUID, limit: int) -> Stream:
-        label = device.label[:_LABEL_LENGTH]
+        label = device.label[:LABEL_LENGTH]
         try:
             reply = await self._claim(
                 keys=self._keys(user), args=[self.idle, device.id, limit, str(movie_id), label]
@@ -431,13 +358,3 @@ def stream_registry(
     if redis is not None:
         return RedisStreams(redis, session, idle_seconds=idle_seconds)
     return DatabaseStreams(session, idle_seconds=idle_seconds)
-
-
-async def _request_registry(request: Request, session: DbSession) -> StreamRegistry:
-    settings: Settings = request.app.state.settings
-    redis: Redis | None = request.app.state.redis
-    return stream_registry(session, redis=redis, idle_seconds=settings.stream_idle_seconds)
-
-
-# The request's registry; with the database it writes in the request's transaction.
-Streams = Annotated[StreamRegistry, Depends(_request_registry)]

@@ -5,7 +5,13 @@ from typing import Any
 
 import stripe
 
-from kushfilms.billing.provider import ProviderSubscription, ProviderUnavailable
+from kushfilms.billing.provider import LOCAL_CUSTOMER_PREFIX, EventReader, ProviderUnavailable
+from kushfilms.billing.stripe_objects import (
+    Prepared,
+    ProviderSubscription,
+    payment_refs,
+    subscription_of_event,
+)
 from kushfilms.config import Settings
 from kushfilms.errors import BadRequest
 
@@ -25,6 +31,15 @@ class StripeProvider:
     async def aclose(self) -> None:
         """Close the connections to Stripe (when the app stops)."""
         await self.http.close_async()  # type: ignore[no-untyped-call]  # untyped in the SDK
+
+    @property
+    def applies_its_events(self) -> bool:
+        return False  # they come by webhook, after the call that caused them
+
+    def can_bill(self, customer: str) -> bool:
+        # A customer of the local checkout (a site that ran without Stripe's keys
+        # before) means nothing to Stripe: the viewer gets a real one.
+        return not customer.startswith(LOCAL_CUSTOMER_PREFIX)
 
     async def create_customer(self, *, email: str, name: str, user_id: str) -> str:
         customer = await _call(
@@ -96,9 +111,41 @@ class StripeProvider:
         )
         return str(portal.url)
 
-    async def invoice_payments(
+    async def prepare(self, event: dict[str, Any]) -> EventReader:
+        subscription_id = subscription_of_event(event)
+        remote = await self.subscription(subscription_id) if subscription_id else None
+        prepared = Prepared(await self._with_payment_links(event), remote)
+        return lambda _: prepared
+
+    async def _with_payment_links(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The event, with what ties a payment to its invoice filled in where it lacks it.
+
+        Since Stripe's API of 2025-03-31 an invoice names no charge or payment intent
+        (its ``payments`` are left out unless expanded) and a charge names no invoice,
+        so a refund could not find the payment it undoes. Stripe's invoice payments
+        say which payment intent paid which invoice.
+        """
+        kind, data = event["type"], event["data"]["object"]
+        if kind in ("invoice.paid", "invoice.payment_failed") and not payment_refs(data):
+            payments = await self._invoice_payments(invoice=str(data["id"]))
+            data = {**data, "payments": {"object": "list", "data": payments}}
+        elif kind == "charge.refunded" and not data.get("invoice") and data.get("payment_intent"):
+            payments = await self._invoice_payments(payment_intent=str(data["payment_intent"]))
+            invoice = payments[0].get("invoice") if payments else None
+            if isinstance(invoice, dict):
+                invoice = invoice.get("id")
+            if not invoice:
+                return event
+            data = {**data, "invoice": str(invoice)}
+        else:
+            return event
+        return {**event, "data": {**event["data"], "object": data}}
+
+    async def _invoice_payments(
         self, *, invoice: str | None = None, payment_intent: str | None = None
     ) -> list[dict[str, Any]]:
+        """The payments made against an invoice, or by a payment intent (Stripe's
+        invoice payments: what ties a charge to the invoice it paid)."""
         params: Any = {"limit": 10}
         if invoice:
             params["invoice"] = invoice

@@ -20,9 +20,8 @@ from kushfilms.billing.local import (
 )
 from kushfilms.billing.tasks import renew_local_subscriptions
 from kushfilms.db import transaction
+from kushfilms.jobs import job_context
 from kushfilms.models import LocalPaymentObject, Subscription
-from kushfilms.worker.queue import Jobs
-from kushfilms.worker.runner import all_jobs
 from tests.billing.conftest import stored
 from tests.conftest import Backend
 
@@ -53,7 +52,8 @@ async def subscribe(
 
 async def renew_due(env: Backend) -> int:
     """The worker's housekeeping step that renews the local checkout's subscriptions."""
-    return await renew_local_subscriptions(Jobs(env.settings, all_jobs()))
+    async with job_context(env.settings) as context:
+        return await renew_local_subscriptions(context)
 
 
 async def end_period(env: Backend, viewer: dict[str, Any]) -> None:

@@ -19,14 +19,8 @@ from redis.retry import Retry
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kushfilms.billing.streams import (
-    DatabaseStreams,
-    Device,
-    RedisStreams,
-    derived_device_id,
-    device_label,
-    stream_registry,
-)
+from kushfilms.accounts.devices import Device, derived_device_id
+from kushfilms.billing.streams import DatabaseStreams, RedisStreams, stream_registry
 from kushfilms.db import transaction
 from kushfilms.kit.clock import utcnow
 from kushfilms.models import Plan, StreamSession, Subscription, SubscriptionStatus, User
@@ -411,47 +405,6 @@ async def test_without_redis_the_database_keeps_the_streams(
     registry = stream_registry(db_session, redis=None, idle_seconds=60)
 
     assert isinstance(registry, DatabaseStreams)
-
-
-@pytest.mark.parametrize(
-    ("user_agent", "label"),
-    [
-        (
-            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
-            " Chrome/131.0.0.0 Safari/537.36",
-            "Chrome on Linux",
-        ),
-        (
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
-            " Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
-            "Edge on Windows",
-        ),
-        (
-            "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15"
-            " (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
-            "Safari on iPhone",
-        ),
-        (
-            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.7; rv:133.0) Gecko/20100101 Firefox/133.0",
-            "Firefox on macOS",
-        ),
-        (
-            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko)"
-            " Chrome/131.0.0.0 Mobile Safari/537.36",
-            "Chrome on Pixel 8",
-        ),
-        (
-            "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15"
-            " (KHTML, like Gecko) CriOS/126.0.6478.54 Mobile/15E148 Safari/604.1",
-            "Chrome on iPad",
-        ),
-        ("KushTV/2.1", "KushTV/2.1"),
-        ("KushTV/2.1 (Linux; Android 13)", "KushTV on Android"),
-        ("", "Unknown device"),
-    ],
-)
-def test_devices_are_named_for_people(user_agent: str, label: str) -> None:
-    assert device_label(user_agent) == label
 
 
 async def test_browsers_on_other_sites_may_send_the_device_id(client_of_app: Any) -> None:

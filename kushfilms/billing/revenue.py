@@ -18,6 +18,9 @@ and users tables. What the words mean:
 
 One row is kept per viewer (their latest subscription), so a viewer who came
 back counts from their latest start only, on their latest plan.
+
+It reads billing through its tables' models and :func:`~kushfilms.billing.plans.plans_from`
+only, so it can move to an analytics domain of its own as it is.
 """
 
 from dataclasses import dataclass

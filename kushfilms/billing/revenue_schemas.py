@@ -4,7 +4,7 @@ from datetime import date
 
 from pydantic import Field
 
-from kushfilms.billing.analytics import RevenueReport
+from kushfilms.billing.revenue import RevenueReport
 from kushfilms.kit.schema import ResponseModel
 from kushfilms.models import Plan
 

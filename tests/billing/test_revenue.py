@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from kushfilms.billing import analytics
-from kushfilms.billing.analytics import DateRange, Day, PlanFigures, RevenueReport
+from kushfilms.billing import revenue
+from kushfilms.billing.revenue import DateRange, Day, PlanFigures, RevenueReport
 from kushfilms.db import transaction
 from kushfilms.kit.clock import utcnow
 from kushfilms.models import (
@@ -45,10 +45,10 @@ def test_a_range_is_whole_utc_days_with_both_ends_included() -> None:
 
 def test_the_default_range_is_the_last_30_days() -> None:
     today = date(2026, 3, 31)
-    assert analytics.date_range(None, None, today=today) == DateRange(date(2026, 3, 2), today)
-    ending = analytics.date_range(None, date(2026, 1, 30), today=today)
+    assert revenue.date_range(None, None, today=today) == DateRange(date(2026, 3, 2), today)
+    ending = revenue.date_range(None, date(2026, 1, 30), today=today)
     assert ending == DateRange(date(2026, 1, 1), date(2026, 1, 30))
-    starting = analytics.date_range(date(2026, 3, 20), None, today=today)
+    starting = revenue.date_range(date(2026, 3, 20), None, today=today)
     assert starting == DateRange(date(2026, 3, 20), today)
 
 
@@ -65,10 +65,10 @@ def test_the_default_range_is_the_last_30_days() -> None:
 )
 def test_a_range_runs_forwards_for_at_most_366_days(start: date, end: date, valid: bool) -> None:
     if valid:
-        assert analytics.date_range(start, end, today=end) == DateRange(start, end)
+        assert revenue.date_range(start, end, today=end) == DateRange(start, end)
     else:
-        with pytest.raises(analytics.InvalidRange):
-            analytics.date_range(start, end, today=end)
+        with pytest.raises(revenue.InvalidRange):
+            revenue.date_range(start, end, today=end)
 
 
 @pytest.mark.parametrize(
@@ -78,19 +78,19 @@ def test_a_range_runs_forwards_for_at_most_366_days(start: date, end: date, vali
 def test_per_rounds_to_the_nearest_cent_halves_away_from_zero(
     cents: int, count: int, expected: int
 ) -> None:
-    assert analytics.per(cents, count) == expected
+    assert revenue.per(cents, count) == expected
 
 
 def test_nothing_is_divided_by_no_one() -> None:
-    assert analytics.per(100, 0) is None
-    assert analytics.rate(1, 0) is None
-    assert analytics.rate(0, 3) == 0
-    assert analytics.rate(1, 3) == 0.3333
-    assert analytics.rate(3, 4) == 0.75
+    assert revenue.per(100, 0) is None
+    assert revenue.rate(1, 0) is None
+    assert revenue.rate(0, 3) == 0
+    assert revenue.rate(1, 3) == 0.3333
+    assert revenue.rate(3, 4) == 0.75
 
 
 def test_every_day_of_the_range_gets_an_entry_zeros_included() -> None:
-    days = analytics.fill_days(
+    days = revenue.fill_days(
         MARCH.days,
         new={date(2026, 3, 3): 2},
         churned={date(2026, 3, 10): 1},
@@ -114,7 +114,7 @@ def test_the_report_adds_up_its_parts() -> None:
         viewers=10,
         signups=4,
         conversions=1,
-        days=analytics.fill_days(
+        days=revenue.fill_days(
             MARCH.days,
             new={date(2026, 3, 2): 1},
             churned={date(2026, 3, 2): 1, date(2026, 3, 5): 1},
@@ -271,7 +271,7 @@ async def test_the_figures_from_rows_on_known_days(client: httpx.AsyncClient, en
     async with env.app.state.db.reader() as session:
         if env.name == "postgres":  # days are UTC days whatever the server's zone
             await session.execute(text("SET TIME ZONE 'Pacific/Auckland'"))
-        report = await analytics.revenue_report(session, env.settings, MARCH)
+        report = await revenue.revenue_report(session, env.settings, MARCH)
 
     assert report.plans == [PlanFigures(Plan.BASIC, 2, 598), PlanFigures(Plan.PREMIUM, 2, 998)]
     assert (report.active, report.mrr, report.arpu) == (4, 1596, 399)
