@@ -78,11 +78,12 @@ from kushfilms.billing.plans import LEVEL_RANK, RANK, plans_from
 from kushfilms.catalog import service as catalog
 from kushfilms.config import Settings
 from kushfilms.db import Database, transaction
+from kushfilms.jobs import all_jobs
+from kushfilms.media import layout
 from kushfilms.media.playlists import Rendition, master_playlist
 from kushfilms.media.storage import open_storage
 from kushfilms.models import AccessLevel, LocalPaymentObject, Plan, User, Video, VideoStatus
 from kushfilms.worker.queue import Jobs
-from kushfilms.worker.runner import all_jobs
 
 WEBHOOK_TARGET = 300.0  # events applied per second, one process
 ENTITLEMENT_TARGET_MS = 2.0  # p95 of the check inside a playback request
@@ -262,14 +263,14 @@ async def add_films(db: Database, settings: Settings) -> list[Film]:
                 video = Video(
                     movie_id=movie.id,
                     status=VideoStatus.READY,
-                    source_key=f"videos/{uuid.uuid4()}/source",
+                    source_key=layout.source_key(uuid.uuid4()),
                     source_filename="film.mp4",
                     renditions=[rendition.to_dict() for rendition in renditions],
                 )
                 session.add(video)
                 await session.flush()
                 await storage.put_bytes(
-                    f"{video.prefix}hls/master.m3u8",
+                    layout.master_key(video.id),
                     master_playlist(renditions).encode(),
                     content_type="application/vnd.apple.mpegurl",
                 )

@@ -39,11 +39,17 @@ import httpx
 
 from bench.api_catalog import free_port, stop, wait_until_up
 from kushfilms.config import Settings
-from kushfilms.media.artwork import poster_spec
 from kushfilms.media.ffmpeg import ffmpeg_executable
-from kushfilms.media.ladder import Rung, ladder_command, output_dirs, plan_ladder, sprite_spec_for
-from kushfilms.media.probe import SourceInfo, probe
+from kushfilms.media.ingest.probe import SourceInfo, probe
 from kushfilms.media.synthetic import PATTERNS, render_clip
+from kushfilms.media.transcoding.artwork import poster_spec
+from kushfilms.media.transcoding.ladder import (
+    Rung,
+    ladder_command,
+    output_dirs,
+    plan_ladder,
+    sprite_spec_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

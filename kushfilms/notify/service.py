@@ -1,24 +1,22 @@
-"""Queueing emails with the transaction that causes them, and finding renewals to remind."""
+"""Queueing emails with the transaction that causes them."""
 
 import enum
 import json
 import uuid
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from kushfilms.models import Plan, Subscription, SubscriptionStatus, User
+from kushfilms.models import User
 from kushfilms.notify.kinds import LETTERS, EmailKind
 from kushfilms.notify.messages import new_message_id
 from kushfilms.worker.queue import enqueue, jobs_of
 
-SEND_EMAIL = "send_email"
-REMIND_BEFORE = timedelta(days=3)
+SEND_EMAIL = "notify.send_email"
+FORMER_SEND_EMAIL = "send_email"  # its name before job names had their domain
 
 
 def queue_email_in(session: Session, /, kind: EmailKind | str, to: User, **context: Any) -> None:
@@ -75,41 +73,3 @@ def _to_json(value: object) -> object:
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not a JSON value: {value!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class Renewal:
-    subscription_id: uuid.UUID
-    user_id: uuid.UUID
-    plan: Plan
-    scheduled_plan: Plan | None
-    renews_at: datetime
-
-
-async def claim_renewal_reminders(session: AsyncSession, *, now: datetime) -> list[Renewal]:
-    """Active subscriptions renewing within three days whose period has had no reminder,
-    marked as reminded. One statement claims them, so of several workers running
-    this at once, each subscription goes to exactly one."""
-    claimed = await session.execute(
-        update(Subscription)
-        .where(
-            Subscription.status == SubscriptionStatus.ACTIVE,
-            Subscription.cancel_at_period_end.is_(False),
-            Subscription.current_period_end > now,
-            Subscription.current_period_end <= now + REMIND_BEFORE,
-            or_(
-                Subscription.reminded_period_end.is_(None),
-                Subscription.reminded_period_end != Subscription.current_period_end,
-            ),
-        )
-        .values(reminded_period_end=Subscription.current_period_end)
-        .returning(
-            Subscription.id,
-            Subscription.user_id,
-            Subscription.plan,
-            Subscription.scheduled_plan,
-            Subscription.current_period_end,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return [Renewal(*row) for row in claimed.all()]

@@ -1,21 +1,23 @@
 """The job queue: Huey on SQLite beside the data, or on Redis when configured.
 
-Jobs are plain functions ``fn(jobs, *args)`` declared by each domain as
-:class:`JobSpec` values (``jobs.settings`` is the configuration, and
-``jobs.send`` queues further jobs); arguments are ids, never objects, and
-every job opens its own database session. A job asked for during a request is
-written in that request's transaction and sent once it commits (:func:`enqueue`,
-through the outbox of :mod:`kushfilms.worker.outbox`), so it is never lost to a
-queue that cannot be reached and never sent for a change that was undone. A
-database bound to a queue (:func:`bind_jobs`) lets code that holds only a
-session find it (:func:`jobs_of`).
+Jobs are coroutine functions ``job(context, *args)`` declared by each domain as
+:class:`JobSpec` values, with names namespaced by their domain
+(``media.transcode``); the worker runs them with its one job context
+(:mod:`kushfilms.worker.context`: settings, database, store, queue). Arguments
+are ids, never objects, and every job opens its own database session. A job
+asked for during a request is written in that request's transaction and sent
+once it commits (:func:`enqueue`, through the outbox of
+:mod:`kushfilms.worker.outbox`), so it is never lost to a queue that cannot be
+reached and never sent for a change that was undone. A database bound to a
+queue (:func:`bind_jobs`) lets code that holds only a session find it
+(:func:`jobs_of`).
 """
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huey import RedisHuey
 from huey.api import Huey
@@ -29,6 +31,9 @@ from kushfilms.config import Settings
 from kushfilms.db import Database
 from kushfilms.worker.outbox import OutboxRelay
 
+if TYPE_CHECKING:
+    from kushfilms.worker.context import JobContext
+
 log = logging.getLogger(__name__)
 _JOBS = "kf_jobs"
 _RELAY = "kf_outbox"
@@ -39,11 +44,12 @@ REDIS_TIMEOUTS = {"socket_connect_timeout": 2.0, "socket_timeout": 10.0}
 
 @dataclass(frozen=True)
 class JobSpec:
-    name: str
-    function: Callable[..., None]
+    name: str  # "<domain>.<verb>"
+    function: Callable[..., Coroutine[Any, Any, None]]
     retries: int = 0
     retry_delay: int = 0
     retry_backoff: float = 0
+    former_names: tuple[str, ...] = ()  # jobs queued by an older release still run
 
 
 class SqliteJobStorage(SqliteStorage):  # type: ignore[misc]  # huey has no types
@@ -82,16 +88,20 @@ class Jobs:
     specs: Iterable[JobSpec]
     huey: Huey = field(init=False)
     tasks: dict[str, Any] = field(init=False, default_factory=dict)
+    # What the jobs run with, in a worker (worker.context.open_context); a process
+    # that only sends jobs has none.
+    context: "JobContext | None" = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.huey = make_huey(self.settings)
         for spec in self.specs:
-            self.tasks[spec.name] = self.huey.task(
-                name=spec.name,
-                retries=spec.retries,
-                retry_delay=spec.retry_delay,
-                retry_backoff=spec.retry_backoff,
-            )(_bind(spec.function, self))
+            for name in (spec.name, *spec.former_names):
+                self.tasks[name] = self.huey.task(
+                    name=name,
+                    retries=spec.retries,
+                    retry_delay=spec.retry_delay,
+                    retry_backoff=spec.retry_backoff,
+                )(_bind(spec.function, self))
 
     def send(self, name: str, *args: Any, delay: float | None = None) -> None:
         task = self.tasks[name]
@@ -125,9 +135,11 @@ class Jobs:
         )
 
 
-def _bind(function: Callable[..., None], jobs: "Jobs") -> Callable[..., None]:
+def _bind(function: Callable[..., Coroutine[Any, Any, None]], jobs: "Jobs") -> Callable[..., None]:
     def run(*args: Any) -> None:
-        function(jobs, *args)
+        if jobs.context is None:
+            raise RuntimeError("these jobs have no context to run in: see worker.context")
+        jobs.context.run(function(jobs.context, *args))
 
     run.__name__ = function.__name__
     run.__qualname__ = function.__qualname__

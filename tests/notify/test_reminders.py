@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from kushfilms.billing.tasks import remind_renewals
 from kushfilms.db import transaction
+from kushfilms.jobs import all_jobs
 from kushfilms.models import Plan, Subscription, SubscriptionStatus
-from kushfilms.notify.tasks import remind_renewals
-from kushfilms.worker.queue import Jobs
-from kushfilms.worker.runner import all_jobs
+from kushfilms.worker.context import open_context
 from tests.notify.conftest import DAY, Inbox, Mail, Mailroom
 
 
@@ -32,8 +32,8 @@ async def test_one_reminder_per_period_however_often_the_step_runs(mailroom: Mai
     mail = await mailroom()
     subscription = await mail.subscribe(ends_in=2 * DAY)
 
-    assert await remind_renewals(mail.jobs) == 1
-    assert await remind_renewals(mail.jobs) == 0
+    assert await remind_renewals(mail.context) == 1
+    assert await remind_renewals(mail.context) == 0
 
     [(user_id, context)] = reminders(mail)
     assert user_id == str(subscription.user_id)
@@ -44,9 +44,9 @@ async def test_one_reminder_per_period_however_often_the_step_runs(mailroom: Mai
     # The renewal went through: the next period gets its own reminder, in its time.
     next_end = subscription.current_period_end + 30 * DAY
     await new_period(mail, subscription, ends=next_end)
-    assert await remind_renewals(mail.jobs) == 0  # 32 days ahead
-    assert await remind_renewals(mail.jobs, now=next_end - 2 * DAY) == 1
-    assert await remind_renewals(mail.jobs, now=next_end - DAY) == 0
+    assert await remind_renewals(mail.context) == 0  # 32 days ahead
+    assert await remind_renewals(mail.context, now=next_end - 2 * DAY) == 1
+    assert await remind_renewals(mail.context, now=next_end - DAY) == 0
     assert len(mail.queued()) == 2
 
 
@@ -66,7 +66,7 @@ async def test_nothing_to_remind(mailroom: Mailroom, fields: dict[str, Any]) -> 
     mail = await mailroom()
     await mail.subscribe(**{"ends_in": 2 * DAY, **fields})
 
-    await remind_renewals(mail.jobs)
+    await remind_renewals(mail.context)
 
     assert mail.queued() == []
 
@@ -75,7 +75,7 @@ async def test_a_scheduled_downgrade_is_reminded_at_its_new_price(mailroom: Mail
     mail = await mailroom()
     await mail.subscribe(ends_in=3 * DAY - timedelta(minutes=1), scheduled_plan=Plan.BASIC)
 
-    await remind_renewals(mail.jobs)
+    await remind_renewals(mail.context)
 
     [(_, context)] = reminders(mail)
     assert (context["plan"], context["amount"]) == ("Basic", "$2.99")
@@ -85,9 +85,14 @@ async def test_workers_running_the_step_at_once_remind_once(mailroom: Mailroom) 
     mail = await mailroom()
     for _ in range(3):
         await mail.subscribe(ends_in=DAY)
-    other = Jobs(mail.settings, all_jobs())  # another worker on the same database and queue
+    other = open_context(mail.settings, all_jobs())  # another worker on the same database
 
-    counts = await asyncio.gather(*(remind_renewals(jobs) for jobs in (mail.jobs, other) * 3))
+    try:
+        counts = await asyncio.gather(
+            *(remind_renewals(context) for context in (mail.context, other) * 3)
+        )
+    finally:
+        await other.aclose()
 
     assert sum(counts) == 3
     assert len({user_id for user_id, _ in reminders(mail)}) == 3
@@ -97,7 +102,7 @@ async def test_the_reminder_reaches_the_subscriber(mailroom: Mailroom, inbox: In
     mail = await mailroom()
     subscription = await mail.subscribe(ends_in=DAY, plan=Plan.BASIC)
 
-    await remind_renewals(mail.jobs)
+    await remind_renewals(mail.context)
     await mail.run()
 
     [message] = inbox.messages

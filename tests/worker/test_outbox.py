@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from kushfilms.accounts import service as accounts
+from kushfilms.accounts import admins
 from kushfilms.db import Database, transaction
 from kushfilms.kit.clock import utcnow
 from kushfilms.media.service import TRANSCODE
@@ -26,7 +26,7 @@ from tests.outages import PrivateRedis
 LATER = GRACE * 2  # when the sweep takes over what a process did not send itself
 
 
-def _note(jobs: Jobs, value: str) -> None:
+async def _note(context: object, value: str) -> None:
     pass
 
 
@@ -220,7 +220,7 @@ async def test_a_film_attached_during_a_redis_outage_is_transcoded_once_redis_is
 
 async def _admin(app: Any, site: httpx.AsyncClient) -> dict[str, Any]:
     async with transaction(app.state.db.writer) as session:
-        await accounts.ensure_admin(
+        await admins.ensure_admin(
             session,
             email="boss@example.com",
             password=PASSWORD,

@@ -7,7 +7,7 @@ from kushfilms.worker.queue import Jobs, JobSpec
 from tests.conftest import make_settings
 
 
-def _record(jobs: Jobs, value: str) -> None:
+async def _record(context: object, value: str) -> None:
     pass
 
 
