@@ -11,26 +11,29 @@ from redis.asyncio import Redis
 from kushfilms import __version__
 from kushfilms.accounts import routes as accounts
 from kushfilms.accounts import sessions
+from kushfilms.accounts.devices import DEVICE_HEADER
 from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.accounts.tokens import TokenConfig
 from kushfilms.billing import admin_routes as billing_admin
 from kushfilms.billing import routes as billing
-from kushfilms.billing.streams import DEVICE_HEADER
-from kushfilms.billing.stripe_provider import StripeProvider
+from kushfilms.billing.deps import open_stripe
 from kushfilms.catalog import routes as catalog
-from kushfilms.catalog.views import ViewCounter
+from kushfilms.catalog.view_counter import ViewCounter
 from kushfilms.config import Settings
 from kushfilms.db import Database
 from kushfilms.errors import install_error_handlers
 from kushfilms.health import router as health
+from kushfilms.jobs import job_queue
 from kushfilms.kit.body_timeout import BodyReadTimeoutMiddleware
 from kushfilms.kit.cache import PublicCacheMiddleware, ResponseCache
 from kushfilms.logs import configure_logging
+from kushfilms.media import admin_routes as media_admin
 from kushfilms.media import routes as media
-from kushfilms.media import upload_routes
-from kushfilms.media.playback import AccessChecks
+from kushfilms.media.delivery import file_routes as media_files
+from kushfilms.media.delivery.access import AccessChecks
+from kushfilms.media.ingest import upload_routes
+from kushfilms.media.ingest.upload_routes import TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS
 from kushfilms.media.storage import open_storage
-from kushfilms.media.upload_routes import TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS
 from kushfilms.middleware import (
     BodyLimitMiddleware,
     CompressTextMiddleware,
@@ -38,10 +41,10 @@ from kushfilms.middleware import (
     SecurityHeadersMiddleware,
 )
 from kushfilms.ratelimit import ApiRateLimitMiddleware, RateLimiter
+from kushfilms.state import AppState, install_state
 from kushfilms.web.middleware import CsrfSeedMiddleware
 from kushfilms.web.setup import install_pages, page_errors, security_policy
-from kushfilms.worker.queue import Jobs, bind_jobs
-from kushfilms.worker.runner import all_jobs
+from kushfilms.worker.queue import bind_jobs
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
 
     views = ViewCounter()
-    stripe = StripeProvider(settings) if settings.uses_stripe else None
+    stripe = open_stripe(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with suppress(asyncio.CancelledError):
                 await task
         await limiter.close()
-        app.state.jobs.close()
+        jobs.close()
         if redis is not None:
             await redis.aclose()
         if stripe is not None:
@@ -81,26 +84,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served by the pages, with Swagger UI from our own files
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.db = db
-    app.state.limiter = limiter
-    app.state.redis = redis
-    app.state.tokens = TokenConfig.from_settings(settings)
-    app.state.password_hasher = PasswordHasher.from_settings(settings)
-    app.state.views = views
-    app.state.playback_checks = AccessChecks(settings.playback_check_seconds)
-    app.state.storage = open_storage(settings)
-    app.state.jobs = Jobs(settings, all_jobs())
-    app.state.stripe = stripe
+    jobs = job_queue(settings)
     # Services queue jobs (emails, transcodes) with their session; the relay sends them.
-    relay = app.state.relay = bind_jobs(db, app.state.jobs)
+    relay = bind_jobs(db, jobs)
+    state = AppState(
+        settings=settings,
+        db=db,
+        limiter=limiter,
+        redis=redis,
+        tokens=TokenConfig.from_settings(settings),
+        password_hasher=PasswordHasher.from_settings(settings),
+        views=views,
+        playback_checks=AccessChecks(settings.playback_check_seconds),
+        storage=open_storage(settings),
+        jobs=jobs,
+        relay=relay,
+        stripe=stripe,
+        cache=ResponseCache(seconds=settings.cache_seconds, generation=catalog.CATALOG_GENERATION),
+    )
+    install_state(app, state)
 
     install_error_handlers(app, page_errors=page_errors)
     # Routes are tried in order, every one until a match, for every request: the
     # busiest first (media files, playback and progress, the catalogue, Stripe's
     # webhook in its bursts), the administrators' next, the pages last.
     for router in (
-        media.files_router,
+        media_files.router,
         media.router,
         catalog.router,
         billing.router,
@@ -109,18 +118,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health,
         accounts.admin_router,
         catalog.admin_router,
-        media.admin_router,
+        media_admin.router,
         billing_admin.router,
     ):
         app.include_router(router)
     install_pages(app, settings)
 
-    app.state.cache = ResponseCache(
-        seconds=settings.cache_seconds, generation=catalog.CATALOG_GENERATION
-    )
     app.add_middleware(
         PublicCacheMiddleware,
-        cache=app.state.cache,
+        cache=state.cache,
         paths=catalog.PUBLIC_PATHS,
         credential_cookies=(sessions.COOKIE,),
     )
@@ -143,8 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         limits={
             "/api/admin/uploads": settings.upload_max_bytes,
-            r"/api/admin/movies/[^/]+/thumbnail$": media.MAX_THUMBNAIL_BYTES + 64 * 1024,
-            r"/admin/movies/[^/]+/poster$": media.MAX_THUMBNAIL_BYTES + 64 * 1024,
+            r"/api/admin/movies/[^/]+/thumbnail$": media_admin.MAX_THUMBNAIL_BYTES + 64 * 1024,
+            r"/admin/movies/[^/]+/poster$": media_admin.MAX_THUMBNAIL_BYTES + 64 * 1024,
         },
     )
     app.add_middleware(BodyReadTimeoutMiddleware, seconds=settings.body_read_timeout_seconds)

@@ -20,9 +20,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from queue import SimpleQueue
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from fastapi import Depends, Request
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection, Engine
@@ -319,30 +318,3 @@ def _keeps_work(error: BaseException) -> bool:
     """Whether a transaction ended by ``error`` is committed all the same (an
     expected failure whose work must stand, such as a rejected token's revocation)."""
     return isinstance(error, KushError) and error.commits
-
-
-def database(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with transaction(database(request).writer) as session:
-        yield session
-
-
-async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with database(request).reader() as session:
-        yield session
-
-
-async def _replica_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with database(request).replica_reader() as session:
-        yield session
-
-
-# scope="function": the transaction ends before the response is sent, so a
-# failed commit becomes an error response rather than a silent loss.
-DbSession = Annotated[AsyncSession, Depends(_write_session, scope="function")]
-ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
-ReplicaSession = Annotated[AsyncSession, Depends(_replica_session, scope="function")]

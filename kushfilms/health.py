@@ -23,11 +23,11 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kushfilms.config import Settings
 from kushfilms.db import Database
 from kushfilms.errors import error_responses
 from kushfilms.kit.clock import utcnow
 from kushfilms.migrations_state import PENDING, read_schema_state
+from kushfilms.state import app_state
 from kushfilms.worker import heartbeat
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ async def health() -> Liveness:
     " revision, and a job worker is alive (required when this server runs its own)",
 )
 async def ready(request: Request) -> JSONResponse:
-    db: Database = request.app.state.db
+    db = app_state(request).db
     checks = {
         "database": _check_database(db.primary),
         "schema": _check_schema(db.primary_reads),
@@ -66,11 +66,11 @@ async def ready(request: Request) -> JSONResponse:
     }
     if db.replica is not db.primary_reads:
         checks["database_replica"] = _check_database(db.replica)
-    redis: Redis | None = request.app.state.redis
+    redis = app_state(request).redis
     if redis is not None:
         checks["redis"] = _check_redis(redis)
     results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
-    settings: Settings = request.app.state.settings
+    settings = app_state(request).settings
     required = [name for name in results if name != "worker" or settings.worker_in_serve]
     failed = {name: results[name] for name in required if results[name] != "ok"}
     if not failed:

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kushfilms.accounts.deps import CurrentUser
-from kushfilms.billing import events, local, service
-from kushfilms.billing.deps import base_url, provider
+from kushfilms.billing import events, service
+from kushfilms.billing.deps import Provider, base_url
 from kushfilms.billing.plans import plans_from
 from kushfilms.billing.provider import PaymentProvider
 from kushfilms.billing.schemas import (
@@ -25,11 +25,11 @@ from kushfilms.billing.schemas import (
     WebhookOut,
 )
 from kushfilms.config import Settings
-from kushfilms.db import Database, DbSession, ReadSession
-from kushfilms.deps import settings_of
+from kushfilms.deps import DbSession, PageQuery, ReadSession, settings_of
 from kushfilms.errors import COMMON_ERRORS, BadRequest, KushError, error_responses
-from kushfilms.kit.pagination import Page, PageQuery, to_page
+from kushfilms.kit.pagination import Page, to_page
 from kushfilms.models import User
+from kushfilms.state import app_state
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +56,18 @@ async def list_plans(request: Request) -> list[PlanOut]:
 
 @router.post(
     "/api/subscriptions/create-checkout",
-    responses=error_responses(401, 409, 502),
+    responses=error_responses(401, 403, 409, 502),
 )
 async def create_checkout(
-    request: Request, body: PlanChoice, user: CurrentUser, session: DbSession
+    request: Request, body: PlanChoice, user: CurrentUser, session: DbSession, provider: Provider
 ) -> CheckoutOut:
-    """Start paying for a plan: send the viewer to ``checkout_url``. The plan starts
+    """Start paying for a plan: send the viewer to ``checkout_url``. Refused with 403
+    `email_not_verified` until the viewer confirmed their address (unless
+    KF_REQUIRE_VERIFIED_EMAIL_TO_SUBSCRIBE=false). The plan starts
     when the payment goes through (the provider's events say so)."""
     url = await service.start_checkout(
         session,
-        provider(request, session),
+        provider,
         settings_of(request),
         user=user,
         plan=body.plan,
@@ -103,39 +105,39 @@ async def subscription_status(
 
 @router.post("/api/subscriptions/cancel", responses=error_responses(401, 404, 502))
 async def cancel_subscription(
-    request: Request, user: CurrentUser, session: DbSession
+    request: Request, user: CurrentUser, session: DbSession, provider: Provider
 ) -> SubscriptionStatusOut:
     """Cancel at the end of the paid period (the plan stays until then)."""
     settings = settings_of(request)
-    await service.cancel(session, provider(request, session), settings, user=user)
+    await service.cancel(session, provider, settings, user=user)
     return await _status(session, request, user)
 
 
 @router.post("/api/subscriptions/resume", responses=error_responses(401, 404, 409, 502))
 async def resume_subscription(
-    request: Request, user: CurrentUser, session: DbSession
+    request: Request, user: CurrentUser, session: DbSession, provider: Provider
 ) -> SubscriptionStatusOut:
     """Take back a cancellation while the paid period lasts."""
     settings = settings_of(request)
-    await service.resume(session, provider(request, session), settings, user=user)
+    await service.resume(session, provider, settings, user=user)
     return await _status(session, request, user)
 
 
 @router.post("/api/subscriptions/change", responses=error_responses(401, 404, 409, 502))
 async def change_subscription(
-    request: Request, body: PlanChoice, user: CurrentUser, session: DbSession
+    request: Request, body: PlanChoice, user: CurrentUser, session: DbSession, provider: Provider
 ) -> SubscriptionStatusOut:
     """Upgrade now (the rest of the period is charged pro rata) or downgrade from
     the next period."""
     settings = settings_of(request)
-    await service.change(session, provider(request, session), settings, user=user, plan=body.plan)
+    await service.change(session, provider, settings, user=user, plan=body.plan)
     return await _status(session, request, user)
 
 
 @router.post("/api/subscriptions/portal", responses=error_responses(401, 404, 502))
-async def billing_portal(request: Request, user: CurrentUser, session: DbSession) -> PortalOut:
+async def billing_portal(request: Request, user: CurrentUser, provider: Provider) -> PortalOut:
     """A link to the payment provider's billing portal (cards, invoices)."""
-    url = await service.portal(provider(request, session), user=user, base_url=base_url(request))
+    url = await service.portal(provider, user=user, base_url=base_url(request))
     return PortalOut(url=url)
 
 
@@ -150,11 +152,12 @@ async def list_payments(
 @router.post("/api/webhooks/stripe", responses=error_responses(400, 500))
 async def stripe_webhook(
     request: Request,
+    provider: Provider,
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> WebhookOut:
     """Stripe's events, verified by their signature and applied exactly once."""
     settings = settings_of(request)
-    db: Database = request.app.state.db
+    db = app_state(request).db
     secret = settings.stripe_webhook_secret.get_secret_value()
     payload = await request.body()
     if not secret or not stripe_signature:
@@ -167,7 +170,7 @@ async def stripe_webhook(
     except stripe.SignatureVerificationError as error:
         raise BadSignature() from error
     try:
-        work = await _application(request, event, settings)
+        work = await _application(provider, event, settings)
         applied = await db.run_write(work)
     except KushError as error:
         log.error("Stripe event %s (%s) failed: %s", event["id"], event["type"], error.detail)
@@ -179,16 +182,13 @@ async def stripe_webhook(
 
 
 async def _application(
-    request: Request, event: dict[str, Any], settings: Settings
+    provider: PaymentProvider, event: dict[str, Any], settings: Settings
 ) -> Callable[[Session], bool]:
     """The work that applies the event. Stripe is asked before the write begins, so
     that no lock waits on the network; the local checkout's records are read in the
     applying transaction itself."""
-    stripe_provider: PaymentProvider | None = request.app.state.stripe
-    if stripe_provider is None:
-        return lambda session: events.apply(session, local.prepare_in(session, event), settings)
-    prepared = await events.prepare(event, stripe_provider)
-    return lambda session: events.apply(session, prepared, settings)
+    read = await provider.prepare(event)
+    return lambda session: events.apply(session, read(session), settings)
 
 
 def _event_of(payload: bytes) -> dict[str, Any]:

@@ -2,9 +2,8 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,18 +21,6 @@ class PageRequest:
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
-
-
-async def _page_request(
-    page: Annotated[int, Query(ge=1, le=100_000, description="1-based page number")] = 1,
-    page_size: Annotated[
-        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (at most 100)")
-    ] = 20,
-) -> PageRequest:
-    return PageRequest(page=page, page_size=page_size)
-
-
-PageQuery = Annotated[PageRequest, Depends(_page_request)]
 
 
 class Page(BaseModel, Generic[T]):

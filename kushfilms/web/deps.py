@@ -6,10 +6,12 @@ from fastapi import Depends, Request
 
 from kushfilms.accounts import sessions
 from kushfilms.accounts.deps import CsrfFailed
-from kushfilms.db import ReadSession, database, transaction
+from kushfilms.db import transaction
+from kushfilms.deps import ReadSession
 from kushfilms.errors import Forbidden, Unauthorized
 from kushfilms.kit import csrf
 from kushfilms.models import Role, User
+from kushfilms.state import app_state
 from kushfilms.web.templating import Pages, csrf_seed
 
 
@@ -29,7 +31,7 @@ async def _page_viewer(request: Request, session: ReadSession) -> User | None:
         return None
     web_session, user = found
     if sessions.needs_touch(web_session):
-        async with transaction(database(request).writer) as writer:
+        async with transaction(app_state(request).db.writer) as writer:
             await sessions.touch(writer, web_session.id)
     request.state.viewer = user  # for the error page, should this request end in one
     return user

@@ -1,19 +1,40 @@
 """Jinja2 templates, with what every page needs at hand."""
 
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from sqlalchemy import inspect
 
+from kushfilms.billing.entitlements import plan_in_use
+from kushfilms.billing.plans import plans_from
+from kushfilms.config import Settings
 from kushfilms.kit import csrf
+from kushfilms.kit.clock import utcnow
 from kushfilms.kit.money import money
-from kushfilms.models import User
+from kushfilms.models import Plan, SubscriptionStatus, User
+from kushfilms.state import app_state
 from kushfilms.web.assets import Assets
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+# The pages are in English (base.html's lang): dates read "3 Dec 2026", the short form
+# no English reader takes the wrong way round (03/12 is March to some, December to others).
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def day(moment: date | None) -> str:
+    """3 Dec 2026: the one way pages write a date (a moment's day in UTC)."""
+    if moment is None:
+        return ""
+    if isinstance(moment, datetime) and moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
 
 
 def duration(seconds: int | float | None) -> str:
@@ -38,6 +59,41 @@ def clock(seconds: int | float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+@dataclass(frozen=True, slots=True)
+class PlanInUse:
+    """The plan a viewer has the use of, for a line on their pages."""
+
+    plan: Plan
+    name: str
+    note: str  # when it renews or ends, or what needs doing ("" on Free)
+
+
+def plan_in_use_by(viewer: User, settings: Settings, *, now: datetime) -> PlanInUse | None:
+    """What ``viewer`` (loaded with their subscription) is on now; None when the
+    subscription was not loaded with them."""
+    if "subscription" in inspect(viewer).unloaded:
+        return None
+    held = viewer.subscription
+    plan = plan_in_use(held, now=now, grace=timedelta(days=settings.past_due_grace_days))
+    name = plans_from(settings)[plan].name
+    if held is None or plan == Plan.FREE:
+        return PlanInUse(plan, name, "")
+    end = held.ended_at or held.current_period_end
+    if held.status == SubscriptionStatus.PAST_DUE:
+        note = "your last payment failed: update your card"
+    elif held.cancel_at_period_end or held.status == SubscriptionStatus.CANCELED:
+        note = f"canceled, ends on {day(end)}"
+    else:
+        note = f"renews on {day(held.current_period_end)}"
+    return PlanInUse(plan, name, note)
+
+
+@pass_context
+def _plan_of(context: Context, viewer: User) -> PlanInUse | None:
+    request: Request = context["request"]
+    return plan_in_use_by(viewer, app_state(request).settings, now=utcnow())
+
+
 class Pages:
     """Renders templates with the viewer, the CSRF token and static URLs."""
 
@@ -53,6 +109,8 @@ class Pages:
         self.templates.env.filters["duration"] = duration
         self.templates.env.filters["clock"] = clock
         self.templates.env.filters["money"] = money
+        self.templates.env.filters["day"] = day
+        self.templates.env.globals["plan_of"] = _plan_of
         self.csrf_key = csrf_key
 
     def csrf_token(self, request: Request) -> str:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.accounts import service as accounts
 from kushfilms.catalog import service as catalog
-from kushfilms.db import ReadSession
+from kushfilms.deps import ReadSession
 from kushfilms.media import service as media
 from kushfilms.models import Movie
 from kushfilms.web.admin_pages.common import VideoState, video_state

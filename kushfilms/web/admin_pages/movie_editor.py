@@ -8,8 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.catalog import service as catalog
-from kushfilms.db import DbSession, ReadSession
-from kushfilms.deps import MediaStorage
+from kushfilms.deps import DbSession, MediaStorage, ReadSession
 from kushfilms.errors import KushError
 from kushfilms.media import flows
 from kushfilms.media import service as media
@@ -24,6 +23,7 @@ router = APIRouter()
 # Plain text, checked by check_movie_form: it says what is too long or not text
 # (control characters), next to the field.
 Text = Annotated[str, Form(max_length=20_000)]
+MAX_POSTER_MIB = flows.MAX_POSTER_BYTES // (1024 * 1024)
 
 
 async def _categories(session: AsyncSession) -> list[tuple[str, str]]:
@@ -124,7 +124,7 @@ async def _edit_page(
         "access_levels": ACCESS_LEVELS,
         "notice": notice,
         "problem": problem,
-        "max_poster_mib": flows.MAX_POSTER_BYTES // (1024 * 1024),
+        "max_poster_mib": MAX_POSTER_MIB,
     }
     return pages.render(
         request, "admin/movie_edit.html", viewer=admin, status_code=status_code, **context
@@ -195,5 +195,22 @@ async def upload_poster(
 async def video_status(
     request: Request, movie_id: uuid.UUID, admin: PageAdmin, session: ReadSession, pages: Templates
 ) -> HTMLResponse:
-    """The video panel, which polls itself while the video is processing."""
-    return await panels.video_panel(request, pages, session, admin, movie_id)
+    """The video panel, which polls itself while the video is processing; once it is
+    done, the answer tells the page (kf:video-settled), whose poster box looks again."""
+    return await panels.video_panel(request, pages, session, admin, movie_id, announce_settled=True)
+
+
+@router.get("/admin/movies/{movie_id}/poster", response_class=HTMLResponse)
+async def poster_box(
+    request: Request, movie_id: uuid.UUID, admin: PageAdmin, session: ReadSession, pages: Templates
+) -> HTMLResponse:
+    """The poster box alone, for the edit page to swap in."""
+    movie = await catalog.get_movie(session, movie_id, include_unpublished=True)
+    return pages.render(
+        request,
+        "admin/_poster_box.html",
+        viewer=admin,
+        movie=movie,
+        errors={},
+        max_poster_mib=MAX_POSTER_MIB,
+    )

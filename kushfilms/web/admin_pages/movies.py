@@ -9,8 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.catalog import service as catalog
 from kushfilms.catalog.service import MovieFilter
-from kushfilms.db import DbSession, ReadSession
-from kushfilms.deps import JobQueue
+from kushfilms.deps import DbSession, JobQueue, ReadSession
 from kushfilms.kit.pagination import PageRequest
 from kushfilms.kit.text import SingleLine
 from kushfilms.media import flows

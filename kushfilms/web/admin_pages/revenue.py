@@ -6,10 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from kushfilms.billing import analytics
-from kushfilms.billing.analytics_schemas import RevenueOut
+from kushfilms.billing.revenue import MAX_DAYS, InvalidRange, date_range, revenue_report
+from kushfilms.billing.revenue_schemas import RevenueOut
 from kushfilms.config import Settings
-from kushfilms.db import ReplicaSession
+from kushfilms.deps import ReplicaSession
 from kushfilms.kit.clock import utcnow
 from kushfilms.kit.text import SingleLine
 from kushfilms.web.deps import PageAdmin, Templates
@@ -41,11 +41,11 @@ async def revenue(
     malformed = (start and start_day is None) or (end and end_day is None)
     problem = "Enter dates as YYYY-MM-DD." if malformed else ""
     try:
-        span = analytics.date_range(start_day, end_day, today=today)
-    except analytics.InvalidRange as error:
+        span = date_range(start_day, end_day, today=today)
+    except InvalidRange as error:
         problem = error.detail
-        span = analytics.date_range(None, None, today=today)
-    report = RevenueOut.of(await analytics.revenue_report(session, settings, span))
+        span = date_range(None, None, today=today)
+    report = RevenueOut.of(await revenue_report(session, settings, span))
     return pages.render(
         request,
         "admin/revenue.html",
@@ -53,6 +53,6 @@ async def revenue(
         report=report,
         form={"start": start or span.start.isoformat(), "end": end or span.end.isoformat()},
         range_problem=problem,
-        max_days=analytics.MAX_DAYS,
+        max_days=MAX_DAYS,
         status_code=422 if problem else 200,
     )

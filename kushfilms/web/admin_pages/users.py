@@ -6,8 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from kushfilms.accounts import admins
 from kushfilms.accounts import service as accounts
-from kushfilms.db import DbSession, ReadSession
+from kushfilms.deps import DbSession, ReadSession
 from kushfilms.errors import Unprocessable
 from kushfilms.kit.pagination import PageRequest
 from kushfilms.kit.text import SingleLine
@@ -29,7 +30,7 @@ async def users(
     search: Annotated[SingleLine, Query(max_length=100)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    found = await accounts.list_users(
+    found = await admins.list_users(
         session, search=search.strip() or None, page=PageRequest(page=page, page_size=PAGE_SIZE)
     )
     notice, problem = page_messages(request)
@@ -63,8 +64,8 @@ async def change_role(
         raise Unprocessable("Choose a role from the list.")
     problem = ""
     try:
-        await accounts.change_role(session, user_id=user_id, role=Role(role))
-    except accounts.LastAdmin:
+        await admins.change_role(session, user_id=user_id, role=Role(role))
+    except admins.LastAdmin:
         problem = "last_admin"
     if is_htmx(request):
         user = await accounts.get_user(session, user_id)
