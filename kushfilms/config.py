@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     rate_limit_login: str = "5/minute"
     rate_limit_login_failures_per_address: str = "20/10 minutes"
     rate_limit_register: str = "20/hour"
+    # Emails about an account asked for (reset links, verification, email changes),
+    # per client address and per email address.
+    rate_limit_account_emails: str = "5/hour"
+    # Whether a viewer must follow the link sent to their address before paying.
+    require_verified_email_to_subscribe: bool = True
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     cache_seconds: float = Field(default=10.0, ge=0, le=3600)
 
@@ -144,6 +149,7 @@ class Settings(BaseSettings):
         "rate_limit_login",
         "rate_limit_login_failures_per_address",
         "rate_limit_register",
+        "rate_limit_account_emails",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
@@ -259,6 +265,10 @@ class Settings(BaseSettings):
     @cached_property
     def register_limit(self) -> RateLimitItem:
         return parse(self.rate_limit_register)
+
+    @cached_property
+    def account_emails_limit(self) -> RateLimitItem:
+        return parse(self.rate_limit_account_emails)
 
 
 def async_database_url(url: str) -> str:

@@ -32,14 +32,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp
 
-from kushfilms.accounts import service
+from kushfilms.accounts import admins
 from kushfilms.app import create_app
 from kushfilms.cli import migrate_database
 from kushfilms.config import Settings, async_database_url
 from kushfilms.db import Database, transaction
+from kushfilms.jobs import all_jobs
 from kushfilms.models import Base
 from kushfilms.worker.queue import Jobs
-from kushfilms.worker.runner import all_jobs
 
 POSTGRES_URL = os.environ.get("KF_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("KF_TEST_REDIS_URL", "")
@@ -147,6 +147,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "secret_key": TEST_SECRET,
         "rate_limit_api": "100000/minute",
         "cache_seconds": 10,
+        # Most tests subscribe viewers they just made; the rule is tested on its own
+        # (tests/accounts/test_account_links.py).
+        "require_verified_email_to_subscribe": False,
         **CHEAP_PASSWORD_HASHING,
         **overrides,
     }
@@ -236,7 +239,7 @@ async def admin(client: httpx.AsyncClient, env: Backend) -> dict[str, Any]:
     """A signed-in administrator, made with the same service the CLI uses."""
     email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
     async with transaction(env.app.state.db.writer) as session:
-        await service.ensure_admin(
+        await admins.ensure_admin(
             session,
             email=email,
             password=PASSWORD,
@@ -291,6 +294,9 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "KF_PASSWORD_HASH_TIME_COST": str(settings.password_hash_time_cost),
         "KF_PASSWORD_HASH_MEMORY_KIB": str(settings.password_hash_memory_kib),
         "KF_PASSWORD_HASH_PARALLELISM": str(settings.password_hash_parallelism),
+        "KF_REQUIRE_VERIFIED_EMAIL_TO_SUBSCRIBE": str(
+            settings.require_verified_email_to_subscribe
+        ).lower(),
         "KF_LOG_LEVEL": "warning",
     }
     return {**environment, **values}

@@ -21,7 +21,7 @@ import pytest
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from kushfilms.accounts import service as accounts
+from kushfilms.accounts import admins
 from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.app import create_app
 from kushfilms.catalog import service as catalog
@@ -87,7 +87,7 @@ async def test_a_database_outage_answers_503_and_the_cache_stands_in(tmp_path: P
         admin_email = f"admin-{uuid.uuid4().hex[:6]}@example.com"
         db = Database(settings)
         async with transaction(db.writer) as session:
-            await accounts.ensure_admin(
+            await admins.ensure_admin(
                 session,
                 email=admin_email,
                 password=PASSWORD,
@@ -174,7 +174,7 @@ async def test_anonymous_pages_render_from_kept_data_through_an_outage(tmp_path:
         db = Database(settings)
         admin_email = f"admin-{uuid.uuid4().hex[:6]}@example.com"
         async with transaction(db.writer) as session:
-            await accounts.ensure_admin(
+            await admins.ensure_admin(
                 session,
                 email=admin_email,
                 password=PASSWORD,

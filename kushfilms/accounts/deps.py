@@ -10,10 +10,11 @@ from kushfilms.accounts import service, sessions
 from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.accounts.service import InvalidToken, TokenExpired
 from kushfilms.accounts.tokens import TokenConfig, TokenError, read_access_token
-from kushfilms.db import ReadSession
+from kushfilms.deps import ReadSession
 from kushfilms.errors import Forbidden, Unauthorized
 from kushfilms.kit import csrf
 from kushfilms.models import Role, User
+from kushfilms.state import app_state
 
 
 class CsrfFailed(Forbidden):
@@ -25,16 +26,14 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from /api/au
 
 
 async def token_config(request: Request) -> TokenConfig:
-    config: TokenConfig = request.app.state.tokens
-    return config
+    return app_state(request).tokens
 
 
 Tokens = Annotated[TokenConfig, Depends(token_config)]
 
 
 async def password_hasher(request: Request) -> PasswordHasher:
-    hasher: PasswordHasher = request.app.state.password_hasher
-    return hasher
+    return app_state(request).password_hasher
 
 
 Hasher = Annotated[PasswordHasher, Depends(password_hasher)]

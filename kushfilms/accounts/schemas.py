@@ -38,6 +38,31 @@ class RefreshRequest(RequestModel):
     refresh_token: Annotated[text.SingleLine, Field(min_length=1, max_length=200)]
 
 
+LinkToken = Annotated[text.SingleLine, Field(min_length=1, max_length=2048)]
+
+
+class ForgotPasswordRequest(RequestModel):
+    email: Email
+
+
+class ResetPasswordRequest(RequestModel):
+    token: LinkToken
+    password: Password
+
+
+class LinkRequest(RequestModel):
+    token: LinkToken
+
+
+class EmailChangeRequest(RequestModel):
+    email: Email = Field(description="The new address; a link to confirm it is sent there")
+    password: Password = Field(description="The current password")
+
+
+class Accepted(ResponseModel):
+    message: str = Field(description="What happens next, for people")
+
+
 class RoleChange(RequestModel):
     role: Role
 
@@ -48,6 +73,7 @@ class UserOut(ResponseModel):
     name: str
     role: Role
     created_at: datetime
+    email_verified: bool = Field(description="Whether the owner confirmed the address")
 
 
 class AuthResponse(ResponseModel):

@@ -1,11 +1,10 @@
-"""Accounts: registration, sign-in, token rotation and roles."""
+"""Accounts: registration, sign-in and token rotation (administrators: admins.py)."""
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
@@ -20,9 +19,7 @@ from kushfilms.accounts.tokens import (
 )
 from kushfilms.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from kushfilms.kit.clock import utcnow
-from kushfilms.kit.pagination import Paged, PageRequest, paginate_scalars
-from kushfilms.kit.text import contains_pattern
-from kushfilms.models import RefreshToken, Role, User
+from kushfilms.models import RefreshToken, User
 
 
 class EmailTaken(Conflict):
@@ -69,11 +66,6 @@ class UserNotFound(NotFound):
     message = "No such user."
 
 
-class LastAdmin(Conflict):
-    code = "last_admin"
-    message = "The last administrator cannot be demoted."
-
-
 @dataclass(frozen=True, slots=True)
 class Session:
     """What a sign-in hands to the client."""
@@ -88,14 +80,16 @@ async def register(
     session: AsyncSession, *, email: str, password: str, name: str, hasher: PasswordHasher
 ) -> User:
     """Create a viewer account. ``email`` must already be normalised."""
-    problem = password_problem(password, user_inputs=[email, name])
-    if problem:
-        raise WeakPassword(problem, field="password")
+    refuse_weak_password(password, user_inputs=[email, name])
     # Hashed before the first statement, so no transaction is open across argon2 (and
     # a taken email costs the same time as a free one).
     password_hash = await hasher.hash(password)
     if await find_user_by_email(session, email):
         raise EmailTaken(field="email")
+    return await add_user(session, email=email, name=name, password_hash=password_hash)
+
+
+async def add_user(session: AsyncSession, *, email: str, name: str, password_hash: str) -> User:
     user = User(email=email, name=name, password_hash=password_hash)
     session.add(user)
     try:
@@ -148,7 +142,7 @@ async def refresh_session(session: AsyncSession, raw_token: str, config: TokenCo
             return await _issue(session, user, config, family_id=token.family_id, now=now)
     # Spent before, or by a request racing this one (or revoked meanwhile, when
     # the family is already over and revoking it again changes nothing).
-    await _revoke(session, token.user_id, family_id=token.family_id, now=now)
+    await revoke_sign_ins(session, token.user_id, family_id=token.family_id, now=now)
     raise RefreshTokenReused()
 
 
@@ -156,7 +150,7 @@ async def end_session(session: AsyncSession, raw_token: str) -> None:
     """Sign out the session a refresh token belongs to. Unknown tokens are ignored."""
     token = await _find_refresh_token(session, raw_token)
     if token is not None:
-        await _revoke(session, token.user_id, family_id=token.family_id, now=utcnow())
+        await revoke_sign_ins(session, token.user_id, family_id=token.family_id, now=utcnow())
 
 
 async def end_all_sessions(
@@ -164,7 +158,7 @@ async def end_all_sessions(
 ) -> None:
     """Sign the user out everywhere: every API sign-in, whose access tokens stop at
     once, and every page session but ``keep_web_session`` (the browser that asked)."""
-    await _revoke(session, user.id, now=utcnow())
+    await revoke_sign_ins(session, user.id, now=utcnow())
     await sessions.close_other_sessions(session, user, keep=keep_web_session)
 
 
@@ -177,24 +171,35 @@ async def change_password(
     hasher: PasswordHasher,
     keep_web_session: str | None = None,
 ) -> None:
-    """Replace the password after checking the current one; every other sign-in ends."""
+    """Replace the password after checking the current one; every other sign-in ends.
+    ``user`` is as read before: both hashes are done before the first statement."""
     valid, _ = await hasher.verify(current, user.password_hash)
     if not valid:
         raise WrongPassword(field="current_password")
     problem = password_problem(new, user_inputs=[user.email, user.name])
     if problem:
         raise WeakPassword(problem, field="new_password")
-    user.password_hash = await hasher.hash(new)
-    await end_all_sessions(session, user, keep_web_session=keep_web_session)
+    password_hash = await hasher.hash(new)
+    locked = await _lock_sign_ins(session, user.id)
+    if locked.password_hash != user.password_hash:  # changed meanwhile, elsewhere
+        raise WrongPassword(field="current_password")
+    locked.password_hash = password_hash
+    await end_all_sessions(session, locked, keep_web_session=keep_web_session)
 
 
-async def update_profile(session: AsyncSession, user: User, *, name: str, email: str) -> None:
-    """Change the display name and the (normalised) email."""
-    if email != user.email:
-        if await find_user_by_email(session, email):
-            raise EmailTaken(field="email")
-        user.email = email
+async def rename(session: AsyncSession, user_id: uuid.UUID, name: str) -> None:
+    """Change the name the account is shown and greeted by."""
+    user = await get_user(session, user_id)
     user.name = name
+
+
+async def change_email(session: AsyncSession, user: User, email: str) -> None:
+    """Give the account another (normalised) address, one no other account has."""
+    if email == user.email:
+        return
+    if await find_user_by_email(session, email):
+        raise EmailTaken(field="email")
+    user.email = email
     try:
         async with session.begin_nested():
             await session.flush()
@@ -236,74 +241,15 @@ async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
     return user
 
 
-async def list_users(
-    session: AsyncSession, *, search: str | None, page: PageRequest
-) -> Paged[User]:
-    statement = select(User).order_by(User.created_at.desc(), User.id)
-    if search:
-        pattern = contains_pattern(search.lower())
-        statement = statement.where(
-            or_(
-                User.email.like(pattern, escape="\\"),
-                func.lower(User.name).like(pattern, escape="\\"),
-            )
-        )
-    return await paginate_scalars(session, statement, page)
-
-
-async def change_role(session: AsyncSession, *, user_id: uuid.UUID, role: Role) -> User:
-    """Make the user an administrator or a viewer. Their API sign-ins end, so no
-    token issued under the old role stays in use; page sessions read the role
-    afresh at every request and go on."""
-    user = await get_user(session, user_id)
-    if role == user.role:
-        return user
-    if user.role == Role.ADMIN and len(await _lock_admins(session)) <= 1:
-        raise LastAdmin()
-    user.role = role
-    await _revoke(session, user.id, now=utcnow())
-    return user
-
-
-async def first_admin(session: AsyncSession) -> User | None:
-    admin: User | None = await session.scalar(
-        select(User).where(User.role == Role.ADMIN).order_by(User.created_at).limit(1)
-    )
-    return admin
-
-
-async def count_admins(session: AsyncSession) -> int:
-    admins = await session.scalar(select(func.count()).where(User.role == Role.ADMIN))
-    return int(admins or 0)
-
-
 async def count_users(session: AsyncSession) -> int:
     users = await session.scalar(select(func.count()).select_from(User))
     return int(users or 0)
 
 
-async def ensure_admin(
-    session: AsyncSession, *, email: str, password: str | None, name: str, hasher: PasswordHasher
-) -> tuple[User, bool]:
-    """Promote the account with this email, or create it as an admin.
-
-    Returns the user and whether it was created. A new account needs a password;
-    an existing one keeps its own unless a new one is given.
-    """
-    user = await find_user_by_email(session, email)
-    if user is None:
-        if not password:
-            raise Unprocessable("A password is needed to create a new account.")
-        user = await register(session, email=email, password=password, name=name, hasher=hasher)
-        user.role = Role.ADMIN
-        return user, True
-    user.role = Role.ADMIN
-    if password:
-        problem = password_problem(password, user_inputs=[email, user.name])
-        if problem:
-            raise WeakPassword(problem, field="password")
-        user.password_hash = await hasher.hash(password)
-    return user, False
+def refuse_weak_password(password: str, *, user_inputs: list[str]) -> None:
+    problem = password_problem(password, user_inputs=user_inputs)
+    if problem:
+        raise WeakPassword(problem, field="password")
 
 
 async def _issue(
@@ -358,16 +304,6 @@ async def _claim(session: AsyncSession, token_id: uuid.UUID, *, now: datetime) -
     return claimed is not None
 
 
-async def _lock_admins(session: AsyncSession) -> Sequence[uuid.UUID]:
-    """The administrators' ids, their rows locked for the rest of the transaction, so
-    that two administrators demoting each other at once cannot both succeed: the
-    second waits, then finds one administrator left. (SQLite: one writer at a time.)"""
-    rows = await session.scalars(
-        select(User.id).where(User.role == Role.ADMIN).with_for_update(key_share=True)
-    )
-    return rows.all()
-
-
 async def _lock_sign_ins(session: AsyncSession, user_id: uuid.UUID) -> User:
     """Lock the user's row for the rest of the transaction, as every rotation and
     revocation of their refresh tokens does first. Without it, on PostgreSQL a
@@ -382,7 +318,7 @@ async def _lock_sign_ins(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
-async def _revoke(
+async def revoke_sign_ins(
     session: AsyncSession,
     user_id: uuid.UUID,
     *,

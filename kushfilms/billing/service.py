@@ -1,29 +1,40 @@
-"""Subscriptions as viewers handle them: checkout, cancel, resume, change, status."""
+"""Subscriptions as viewers handle them: checkout, cancel, resume, change, status; and
+what the viewer's subscription lets them watch now.
+
+The payment provider is chosen by the caller (see :mod:`kushfilms.billing.deps`);
+this module asks it, through its interface, whatever differs between providers.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.accounts import service as accounts
 from kushfilms.billing import events
-from kushfilms.billing.access import subscription_of
-from kushfilms.billing.entitlements import plan_in_use
-from kushfilms.billing.local import LocalProvider
+from kushfilms.billing.entitlements import Entitlement, entitlement, plan_in_use
 from kushfilms.billing.plans import RANK, PlanOffer, Plans, plans_from
 from kushfilms.billing.provider import PaymentProvider
-from kushfilms.billing.stripe_provider import StripeProvider
+from kushfilms.billing.stripe_objects import ProviderSubscription
 from kushfilms.config import Settings
-from kushfilms.errors import Conflict, NotFound, Unprocessable
+from kushfilms.errors import Conflict, Forbidden, NotFound, Unprocessable
 from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import Paged, PageRequest, paginate_scalars
-from kushfilms.models import Payment, Plan, Subscription, User
+from kushfilms.models import AccessLevel, Payment, Plan, Role, Subscription, User
 
 
 class AlreadySubscribed(Conflict):
     code = "already_subscribed"
     message = "You already have a subscription. Change its plan instead."
+
+
+class EmailNotVerified(Forbidden):
+    code = "email_not_verified"
+    message = (
+        "Confirm your email address first: follow the link we sent you, or ask for a new"
+        " one on your account page."
+    )
 
 
 class NoSubscription(NotFound):
@@ -41,15 +52,6 @@ class NotAPaidPlan(Unprocessable):
     message = "Choose BASIC or PREMIUM. To go back to Free, cancel your subscription."
 
 
-def provider_for(
-    settings: Settings, session: AsyncSession, stripe: StripeProvider | None
-) -> PaymentProvider:
-    """Stripe when configured; otherwise the local checkout, in this transaction."""
-    if stripe is not None:
-        return stripe
-    return LocalProvider(session, settings)
-
-
 def _paid_offer(plans: Plans, plan: Plan) -> PlanOffer:
     if plan == Plan.FREE:
         raise NotAPaidPlan()
@@ -60,8 +62,33 @@ def _grace(settings: Settings) -> timedelta:
     return timedelta(days=settings.past_due_grace_days)
 
 
-def _is_local_id(customer: str | None) -> bool:
-    return bool(customer and customer.startswith("cus_local_"))
+async def subscription_of(session: AsyncSession, user: User) -> Subscription | None:
+    found: Subscription | None = await session.scalar(
+        select(Subscription).where(Subscription.user_id == user.id)
+    )
+    return found
+
+
+async def entitlement_for(
+    session: AsyncSession, viewer: User | None, level: AccessLevel, settings: Settings
+) -> Entitlement:
+    """The entitlement function applied to the viewer's current subscription: the one
+    loaded with the viewer at the start of the request (see accounts' get_viewer),
+    or else read now."""
+    subscription = None
+    if viewer is not None and viewer.role != Role.ADMIN:
+        if "subscription" in inspect(viewer).unloaded:
+            subscription = await subscription_of(session, viewer)
+        else:
+            subscription = viewer.subscription
+    return entitlement(
+        viewer,
+        subscription,
+        level,
+        plans=plans_from(settings),
+        now=utcnow(),
+        grace=_grace(settings),
+    )
 
 
 def is_live(subscription: Subscription | None) -> bool:
@@ -78,8 +105,11 @@ async def start_checkout(
     plan: Plan,
     base_url: str,
 ) -> str:
-    """A checkout for ``plan``; returns the URL to send the viewer to."""
+    """A checkout for ``plan``; returns the URL to send the viewer to. A viewer must have
+    confirmed their address first, unless KF_REQUIRE_VERIFIED_EMAIL_TO_SUBSCRIBE=false."""
     offer = _paid_offer(plans_from(settings), plan)
+    if settings.require_verified_email_to_subscribe and not user.email_verified:
+        raise EmailNotVerified()
     if is_live(await subscription_of(session, user)):
         raise AlreadySubscribed()
     # The viewer as this transaction sees them, so that the new customer is kept.
@@ -100,9 +130,7 @@ async def _customer_of(session: AsyncSession, provider: PaymentProvider, user: U
     the others take that one (both providers make one customer per viewer anyway:
     Stripe by the idempotency key, the local checkout by the viewer's id)."""
     held = user.stripe_customer_id
-    # A customer of the local checkout means nothing to Stripe: make a real one.
-    stale = isinstance(provider, StripeProvider) and _is_local_id(held)
-    if held is not None and not stale:
+    if held is not None and provider.can_bill(held):
         return held
     made = await provider.create_customer(email=user.email, name=user.name, user_id=str(user.id))
     await session.execute(
@@ -114,6 +142,21 @@ async def _customer_of(session: AsyncSession, provider: PaymentProvider, user: U
     await session.refresh(user, ["stripe_customer_id"])  # ours, or the winner's
     assert user.stripe_customer_id is not None
     return user.stripe_customer_id
+
+
+async def _applied(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    settings: Settings,
+    held: Subscription,
+    remote: ProviderSubscription,
+) -> Subscription:
+    """The viewer's subscription once the provider's change to it is applied here: by
+    the event the provider told already (the local checkout), or else now, from what
+    the provider answered (Stripe's own event, when it comes, then changes nothing)."""
+    if provider.applies_its_events:
+        return held
+    return await session.run_sync(events.sync_subscription, remote, settings) or held
 
 
 async def _live(session: AsyncSession, user: User) -> Subscription:
@@ -131,7 +174,7 @@ async def cancel(
     if subscription.cancel_at_period_end:
         return subscription
     remote = await provider.set_cancel_at_period_end(subscription.provider_subscription_id, True)
-    return await session.run_sync(events.sync_subscription, remote, settings) or subscription
+    return await _applied(session, provider, settings, subscription, remote)
 
 
 async def resume(
@@ -142,7 +185,7 @@ async def resume(
     if not subscription.cancel_at_period_end:
         raise NotCanceled()
     remote = await provider.set_cancel_at_period_end(subscription.provider_subscription_id, False)
-    return await session.run_sync(events.sync_subscription, remote, settings) or subscription
+    return await _applied(session, provider, settings, subscription, remote)
 
 
 async def change(
@@ -164,7 +207,7 @@ async def change(
     remote = await provider.change_price(
         subscription.provider_subscription_id, offer.price_id, prorate=upgrade
     )
-    return await session.run_sync(events.sync_subscription, remote, settings) or subscription
+    return await _applied(session, provider, settings, subscription, remote)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
 import enum
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Enum, String
@@ -22,6 +23,8 @@ class User(IdMixin, TimestampMixin, Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
+    # When the owner followed the link sent to ``email``; None until then.
+    email_verified_at: Mapped[datetime | None] = mapped_column(default=None)
     role: Mapped[Role] = mapped_column(
         Enum(Role, native_enum=False, length=16, create_constraint=True, name="role"),
         default=Role.USER,
@@ -35,3 +38,7 @@ class User(IdMixin, TimestampMixin, Base):
     subscription: Mapped["Subscription | None"] = relationship(
         viewonly=True, uselist=False, lazy="raise"
     )
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None

@@ -11,6 +11,10 @@ class EmailKind(enum.StrEnum):
     PAYMENT_FAILED = "payment_failed"
     CANCELLATION_CONFIRMED = "cancellation_confirmed"
     RENEWAL_REMINDER = "renewal_reminder"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a kind of email
+    VERIFY_EMAIL = "verify_email"
+    CONFIRM_EMAIL_CHANGE = "confirm_email_change"
+    EMAIL_CHANGED = "email_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,9 @@ class Letter:
     subject: str
     required: frozenset[str] = frozenset()
     optional: frozenset[str] = frozenset()
+    # The context field holding the address to write to, when it is not the
+    # account's own (a new address being confirmed, the old one being told).
+    send_to: str | None = None
 
     @property
     def fields(self) -> frozenset[str]:
@@ -32,7 +39,7 @@ class Letter:
 
 
 LETTERS: dict[EmailKind, Letter] = {
-    EmailKind.WELCOME: Letter("Welcome to Kush Films"),
+    EmailKind.WELCOME: Letter("Welcome to Kush Films", optional=frozenset({"verify_link"})),
     EmailKind.SUBSCRIPTION_STARTED: Letter(
         "Your {{ plan }} subscription has started",
         required=frozenset({"plan", "amount", "next_bill_date"}),
@@ -56,5 +63,21 @@ LETTERS: dict[EmailKind, Letter] = {
     EmailKind.RENEWAL_REMINDER: Letter(
         "Your {{ plan }} plan renews on {{ renewal_date | day }}",
         required=frozenset({"plan", "amount", "renewal_date"}),
+    ),
+    EmailKind.PASSWORD_RESET: Letter(
+        "Reset your Kush Films password", required=frozenset({"link", "valid_minutes"})
+    ),
+    EmailKind.VERIFY_EMAIL: Letter(
+        "Confirm your email address for Kush Films", required=frozenset({"link"})
+    ),
+    EmailKind.CONFIRM_EMAIL_CHANGE: Letter(
+        "Confirm your new email address for Kush Films",
+        required=frozenset({"link", "new_email"}),
+        send_to="new_email",
+    ),
+    EmailKind.EMAIL_CHANGED: Letter(
+        "Your Kush Films email address was changed",
+        required=frozenset({"old_email", "new_email"}),
+        send_to="old_email",
     ),
 }

@@ -6,19 +6,20 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kushfilms.accounts import flows as account_flows
 from kushfilms.accounts import service as accounts
 from kushfilms.accounts import sessions
 from kushfilms.accounts.deps import Hasher
 from kushfilms.accounts.schemas import normalize_email
 from kushfilms.accounts.signin import sign_in
-from kushfilms.db import DbSession, ReadSession
+from kushfilms.deps import DbSession, Limiter, ReadSession
 from kushfilms.errors import KushError
 from kushfilms.kit.pagination import PageRequest
 from kushfilms.kit.text import Name, SingleLine
 from kushfilms.media import watching
 from kushfilms.models import User
-from kushfilms.notify import EmailKind, queue_email
-from kushfilms.ratelimit import RateLimiter, client_ip
+from kushfilms.ratelimit import client_ip
+from kushfilms.state import app_state
 from kushfilms.web.deps import CheckedForm, PageUser, PageViewer, Templates
 from kushfilms.web.templating import Pages
 
@@ -45,11 +46,6 @@ def signed_in(request: Request, token: str, target: str) -> RedirectResponse:
         samesite="lax",
     )
     return response
-
-
-def _limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.limiter
-    return limiter
 
 
 def _email_problem(email: str) -> str | None:
@@ -79,6 +75,7 @@ async def login_page(
 @router.post("/login", dependencies=[CheckedForm])
 async def login(
     request: Request,
+    limiter: Limiter,
     session: DbSession,
     pages: Templates,
     hasher: Hasher,
@@ -105,8 +102,8 @@ async def login(
     try:
         user = await sign_in(
             session,
-            _limiter(request),
-            request.app.state.settings,
+            limiter,
+            app_state(request).settings,
             address=client_ip(request),
             email=normalize_email(email),
             password=password,
@@ -140,6 +137,7 @@ async def register_page(
 @router.post("/register", dependencies=[CheckedForm])
 async def register(
     request: Request,
+    limiter: Limiter,
     session: DbSession,
     pages: Templates,
     hasher: Hasher,
@@ -157,16 +155,12 @@ async def register(
     if problem := _email_problem(email):
         errors["email"] = problem
     if not errors:
-        settings = request.app.state.settings
         try:
-            await _limiter(request).enforce(
-                settings.register_limit,
-                "register",
-                client_ip(request),
-                message="Too many accounts created from this address.",
-            )
-            user = await accounts.register(
+            user = await account_flows.sign_up(
                 session,
+                limiter,
+                app_state(request).settings,
+                address=client_ip(request),
                 email=normalize_email(email),
                 password=password,
                 name=name.strip(),
@@ -175,7 +169,6 @@ async def register(
         except KushError as error:
             errors[error.extra.get("field", "form")] = error.detail
         else:
-            await queue_email(session, EmailKind.WELCOME, user)
             token = await sessions.open_session(
                 session, user, user_agent=request.headers.get("user-agent", "")
             )
@@ -216,13 +209,19 @@ async def account(
     pages: Templates,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    return await _account_page(request, user, session, pages, page=page)
+    return await account_page(request, user, session, pages, page=page)
 
 
-NOTICES = {"profile": "Your details are saved.", "password": "Your password is changed."}
+NOTICES = {
+    "profile": "Your details are saved.",
+    "password": "Your password is changed.",
+    "reset": "Your new password is set, and you are signed out everywhere else.",
+    "verification": "We sent you a new link to confirm your address.",
+    "email": "We sent a link to your new address: your email changes when you follow it.",
+}
 
 
-async def _account_page(
+async def account_page(
     request: Request,
     user: User,
     session: AsyncSession,
@@ -240,7 +239,7 @@ async def _account_page(
         "account.html",
         viewer=user,
         history=history,
-        form=form or {"name": user.name, "email": user.email},
+        form=form or {"name": user.name},
         errors=errors or {},
         notice=notice,
         status_code=status_code,
@@ -254,25 +253,13 @@ async def update_profile(
     session: DbSession,
     pages: Templates,
     name: NameText = "",
-    email: Text = "",
 ) -> Response:
-    form = {"name": name, "email": email}
-    errors = {}
-    if not name.strip() or len(name.strip()) > 100:
-        errors["name"] = "Use 1 to 100 characters."
-    if problem := _email_problem(email):
-        errors["email"] = problem
-    if not errors:
-        me = await accounts.get_user(session, user.id)
-        try:
-            await accounts.update_profile(
-                session, me, name=name.strip(), email=normalize_email(email)
-            )
-        except KushError as error:
-            errors[error.extra.get("field", "form")] = error.detail
-        else:
-            return RedirectResponse("/account?saved=profile", status_code=303)
-    return await _account_page(
+    if name.strip() and len(name.strip()) <= 100:
+        await accounts.rename(session, user.id, name.strip())
+        return RedirectResponse("/account?saved=profile", status_code=303)
+    form = {"name": name}
+    errors = {"name": "Use 1 to 100 characters."}
+    return await account_page(
         request, user, session, pages, form=form, errors=errors, status_code=422
     )
 
@@ -287,19 +274,18 @@ async def change_password(
     current_password: Text = "",
     new_password: Text = "",
 ) -> Response:
-    me = await accounts.get_user(session, user.id)
     try:
         # Everywhere else signs out; this browser stays signed in.
         await accounts.change_password(
             session,
-            me,
+            user,
             current=current_password,
             new=new_password,
             hasher=hasher,
             keep_web_session=request.cookies.get(sessions.COOKIE),
         )
     except KushError as error:
-        return await _account_page(
+        return await account_page(
             request,
             user,
             session,

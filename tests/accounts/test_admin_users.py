@@ -4,7 +4,7 @@ from typing import Any
 
 import httpx
 
-from kushfilms.accounts import service
+from kushfilms.accounts import admins
 from kushfilms.db import transaction
 from tests.conftest import PASSWORD, Backend, bearer, register
 
@@ -145,13 +145,13 @@ async def test_two_administrators_demoting_each_other_at_once_leave_one(
     assert statuses[0] == 200, [r.text for r in responses]
     assert statuses[1] in (401, 409)  # signed out by the demotion, or the last admin
     async with transaction(env.app.state.db.writer) as session:
-        assert await service.count_admins(session) == 1
+        assert await admins.count_admins(session) == 1
 
 
 async def _another_admin(client: httpx.AsyncClient, env: Backend, name: str) -> dict[str, Any]:
     email = f"{name.lower()}-{uuid.uuid4().hex[:6]}@example.com"
     async with transaction(env.app.state.db.writer) as session:
-        await service.ensure_admin(
+        await admins.ensure_admin(
             session,
             email=email,
             password=PASSWORD,

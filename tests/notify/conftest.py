@@ -24,11 +24,12 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from kushfilms.accounts import service as accounts
 from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.db import Database, transaction
+from kushfilms.jobs import all_jobs
 from kushfilms.kit.clock import utcnow
 from kushfilms.models import Plan, Subscription, SubscriptionStatus, User
 from kushfilms.notify.service import SEND_EMAIL
+from kushfilms.worker.context import JobContext, open_context
 from kushfilms.worker.queue import Jobs
-from kushfilms.worker.runner import all_jobs
 from tests.conftest import PASSWORD, Backend, make_settings
 
 PUBLIC_URL = "https://films.example"
@@ -104,10 +105,18 @@ def inbox(smtp_server: Inbox) -> Inbox:
 
 @dataclass
 class Mail:
-    """A job queue of the test's own, on the backend's database."""
+    """A job queue of the test's own, on the backend's database; its jobs run on the
+    test's event loop, with the context a worker would give them."""
 
-    jobs: Jobs
-    db: Database
+    context: JobContext
+
+    @property
+    def jobs(self) -> Jobs:
+        return self.context.jobs
+
+    @property
+    def db(self) -> Database:
+        return self.context.db
 
     @property
     def settings(self) -> Any:
@@ -200,10 +209,11 @@ async def mailroom(
             **overrides,
         }
         data_dir = tmp_path / f"mail-{len(made)}"
-        jobs = Jobs(make_settings(data_dir, **values), all_jobs())
-        made.append(Mail(jobs, jobs.database()))
+        context = open_context(make_settings(data_dir, **values), all_jobs())
+        context.run_on_this_loop()
+        made.append(Mail(context))
         return made[-1]
 
     yield make
     for each in made:
-        await each.db.dispose()
+        await each.context.aclose()

@@ -51,6 +51,16 @@ CONTEXTS: dict[EmailKind, dict[str, Any]] = {
         "amount": "$4.99",
         "renewal_date": "2026-12-25T09:30:00+00:00",
     },
+    EmailKind.PASSWORD_RESET: {"link": "/reset-password?token=abc.def", "valid_minutes": 60},
+    EmailKind.VERIFY_EMAIL: {"link": "/verify-email?token=abc.def"},
+    EmailKind.CONFIRM_EMAIL_CHANGE: {
+        "link": "/account/email/confirm?token=abc.def",
+        "new_email": "<i>eve</i>@example.org",
+    },
+    EmailKind.EMAIL_CHANGED: {
+        "old_email": "eve@example.com",
+        "new_email": "<i>eve</i>@example.org",
+    },
 }
 # What each kind must tell the reader, in both parts.
 FACTS: dict[EmailKind, list[str]] = {
@@ -65,6 +75,10 @@ FACTS: dict[EmailKind, list[str]] = {
     EmailKind.PAYMENT_FAILED: ["$2.99", "Basic", "28 November 2026", "2 December 2026"],
     EmailKind.CANCELLATION_CONFIRMED: ["Basic", "25 December 2026"],
     EmailKind.RENEWAL_REMINDER: ["Premium", "$4.99", "25 December 2026"],
+    EmailKind.PASSWORD_RESET: [f"{PUBLIC_URL}/reset-password?token=abc.def", "60 minutes"],
+    EmailKind.VERIFY_EMAIL: [f"{PUBLIC_URL}/verify-email?token=abc.def"],
+    EmailKind.CONFIRM_EMAIL_CHANGE: [f"{PUBLIC_URL}/account/email/confirm?token=abc.def"],
+    EmailKind.EMAIL_CHANGED: ["eve@example.com", f"{PUBLIC_URL}/forgot-password"],
 }
 SUBJECTS = {
     EmailKind.WELCOME: "Welcome to Kush Films",
@@ -73,6 +87,10 @@ SUBJECTS = {
     EmailKind.PAYMENT_FAILED: "We could not take your payment of $2.99",
     EmailKind.CANCELLATION_CONFIRMED: "Your Basic subscription is cancelled",
     EmailKind.RENEWAL_REMINDER: "Your Premium plan renews on 25 December 2026",
+    EmailKind.PASSWORD_RESET: "Reset your Kush Films password",
+    EmailKind.VERIFY_EMAIL: "Confirm your email address for Kush Films",
+    EmailKind.CONFIRM_EMAIL_CHANGE: "Confirm your new email address for Kush Films",
+    EmailKind.EMAIL_CHANGED: "Your Kush Films email address was changed",
 }
 LINK = re.compile(r'href="([^"]*)"')
 

@@ -53,8 +53,10 @@ async def test_the_email_goes_to_the_name_and_address_of_send_time(
     async with transaction(mail.db.writer) as session:
         await queue_email(session, EmailKind.WELCOME, user)
     async with transaction(mail.db.writer) as session:
-        me = await accounts.get_user(session, user.id)
-        await accounts.update_profile(session, me, name="Evelyn <3", email="evelyn@example.com")
+        await accounts.rename(session, user.id, "Evelyn <3")
+        await accounts.change_email(
+            session, await accounts.get_user(session, user.id), "evelyn@example.com"
+        )
 
     await mail.run()
 
