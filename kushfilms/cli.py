@@ -18,19 +18,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms import demo
+from kushfilms.accounts import admins
 from kushfilms.accounts import service as accounts
 from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.accounts.schemas import normalize_email
 from kushfilms.config import Settings
 from kushfilms.db import Database, transaction
 from kushfilms.errors import KushError
+from kushfilms.jobs import job_context, job_queue, work
 from kushfilms.kit.process import die_with_parent
 from kushfilms.logs import configure_logging
 from kushfilms.media import gc
 from kushfilms.media.storage import open_storage
 from kushfilms.migrations_state import alembic_config, migrate_database, schema_state_of
-from kushfilms.worker.queue import Jobs, bind_jobs
-from kushfilms.worker.runner import all_jobs, run_worker
+from kushfilms.worker.queue import bind_jobs
 from kushfilms.worker.supervisor import Supervisor
 
 app = typer.Typer(
@@ -74,7 +75,7 @@ def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[
 
     async def run() -> T:
         db = Database(settings)
-        bind_jobs(db, Jobs(settings, all_jobs()))  # jobs it queues are sent after commit
+        bind_jobs(db, job_queue(settings))  # jobs it queues are sent after commit
         try:
             async with transaction(db.writer) as session:
                 return await work(session)
@@ -161,7 +162,7 @@ def run_jobs(
     settings = load_settings()
     configure_logging(settings.log_level)
     refuse_unless_migrated(settings)
-    run_worker(settings, threads=threads or settings.worker_threads)
+    work(settings, threads=threads or settings.worker_threads)
 
 
 @app.command()
@@ -196,7 +197,7 @@ def create_admin(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def work(session: AsyncSession) -> bool:
-        _, created = await accounts.ensure_admin(
+        _, created = await admins.ensure_admin(
             session,
             email=email,
             password=password,
@@ -233,15 +234,15 @@ def seed_demo(
             typer.echo("Nothing to do: there is an administrator and a catalogue already.")
         return
     with tempfile.TemporaryDirectory(prefix="kushfilms-demo-") as clips:
-        making = demo.make_films(
-            claimed,
-            jobs=Jobs(settings, all_jobs()),
-            clips=Path(clips),
-            seconds=seconds,
-            report=typer.echo,
-        )
+
+        async def making() -> demo.Made:
+            async with job_context(settings) as context:  # it transcodes what no worker took
+                return await demo.make_films(
+                    claimed, context=context, clips=Path(clips), seconds=seconds, report=typer.echo
+                )
+
         try:
-            made = asyncio.run(making)
+            made = asyncio.run(making())
         except KushError as error:
             typer.secho(error.detail, fg="red", err=True)
             raise typer.Exit(1) from error

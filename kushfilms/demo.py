@@ -27,20 +27,21 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kushfilms.accounts import service as accounts
+from kushfilms.accounts import admins
 from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.catalog import service as catalog
 from kushfilms.config import Settings
 from kushfilms.db import Database, transaction
 from kushfilms.kit.clock import utcnow
 from kushfilms.media import service as media
-from kushfilms.media import uploads
 from kushfilms.media.ffmpeg import TranscodeError, ffmpeg_executable
+from kushfilms.media.ingest import uploads
 from kushfilms.media.synthetic import render_clip
 from kushfilms.media.tasks import transcode
 from kushfilms.models import AccessLevel, Video, VideoStatus
+from kushfilms.worker.context import JobContext
 from kushfilms.worker.heartbeat import Heartbeat
-from kushfilms.worker.queue import Jobs, bind_jobs
+from kushfilms.worker.queue import Jobs
 
 DEMO_ADMIN_EMAIL = "admin@kushfilms.example"
 DEMO_LOCK = 0x6B66_6465_6D6F  # PostgreSQL advisory lock that demos take turns on
@@ -211,11 +212,11 @@ async def claim(session: AsyncSession, *, settings: Settings) -> Claimed:
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(select(func.pg_advisory_xact_lock(DEMO_LOCK)))
-    admin = await accounts.first_admin(session)
+    admin = await admins.first_admin(session)
     admin_email = admin_password = None
     if admin is None:
         admin_email, admin_password = DEMO_ADMIN_EMAIL, secrets.token_urlsafe(12)
-        admin, _ = await accounts.ensure_admin(
+        admin, _ = await admins.ensure_admin(
             session,
             email=admin_email,
             password=admin_password,
@@ -244,20 +245,22 @@ async def claim(session: AsyncSession, *, settings: Settings) -> Claimed:
 async def make_films(
     claimed: Claimed,
     *,
-    jobs: Jobs,
+    context: JobContext,
     clips: Path,
     seconds: float | None,
     report: Callable[[str], object],
 ) -> Made:
     """Give each claimed movie a generated clip (a moving test picture and a tone, 5 to
-    14 s, or ``seconds``), transcode the clips, and publish each film once it plays.
+    14 s at 720p or, every fourth, 2 minutes at 360p; or ``seconds``), transcode the
+    clips, and publish each film once it plays.
 
     Each clip is rendered outside any transaction, then attached in a short one of its
-    own, which queues its transcode; a running worker may start on it at once.
+    own, which queues its transcode; a running worker may start on it at once. The
+    caller closes ``context`` afterwards.
     """
-    db = Database(jobs.settings)
+    db, jobs = context.db, context.jobs
     # Deletes the outbox rows of the jobs sent, lest a relay elsewhere send them again.
-    relaying = asyncio.create_task(bind_jobs(db, jobs).run())
+    relaying = asyncio.create_task(context.relay.run())
     worker = Heartbeat(jobs.settings)  # a worker while it transcodes, like any other
     try:
         try:
@@ -267,13 +270,12 @@ async def make_films(
             raise
         titles = {movie_id: _title(index) for index, movie_id in enumerate(claimed.movies)}
         await asyncio.to_thread(worker.start)
-        return await _transcode_and_publish(db, jobs, videos, titles, report)
+        return await _transcode_and_publish(context, videos, titles, report)
     finally:
         await asyncio.to_thread(worker.stop)
         relaying.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await relaying
-        await db.dispose()
 
 
 async def publish_ready(session: AsyncSession, movie_ids: Sequence[uuid.UUID]) -> int:
@@ -320,8 +322,7 @@ async def _give_back(db: Database, jobs: Jobs, movie_ids: Sequence[uuid.UUID]) -
 
 
 async def _transcode_and_publish(
-    db: Database,
-    jobs: Jobs,
+    context: JobContext,
     videos: Mapping[uuid.UUID, uuid.UUID],
     titles: Mapping[uuid.UUID, str],
     report: Callable[[str], object],
@@ -329,7 +330,7 @@ async def _transcode_and_publish(
     """Transcode here the videos no worker holds, through the transcode job (which takes
     the video's lease first, so one that a worker took meanwhile is left to it), wait
     for those other workers hold, and publish each film as soon as it is ready."""
-    made = Made()
+    db, made = context.db, Made()
     pending = list(videos)  # movie ids, in FILMS order
     watch = _Watch()
     while pending:
@@ -355,7 +356,7 @@ async def _transcode_and_publish(
         if free:
             report(f"Transcoding {titles[free[0]]}...")
             try:
-                await asyncio.to_thread(transcode, jobs, str(videos[free[0]]))
+                await transcode(context, str(videos[free[0]]))
             except TranscodeError as error:  # released for another attempt
                 report(f"Transcoding {titles[free[0]]} failed ({error}); trying again.")
             watch.moved()
@@ -407,11 +408,37 @@ def _held(video: Video) -> bool:
     )
 
 
+# Every fourth film is long enough to show resuming where the viewer stopped (and
+# the progress bar, and the thumbnails over it), at a low resolution that encodes
+# in seconds; the others are short clips at 720p, to show the quality ladder.
+LONG_EVERY = 4
+LONG_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    seconds: float
+    width: int
+    height: int
+
+
+def clip_spec(index: int, seconds: float | None) -> ClipSpec:
+    """The length and size of the clip of the ``index``-th film."""
+    if seconds is not None:
+        return ClipSpec(seconds, 1280, 720)
+    if index % LONG_EVERY == 0:
+        return ClipSpec(LONG_SECONDS, 640, 360)
+    return ClipSpec(5 + (index * 4) % 10, 1280, 720)
+
+
 def _render(settings: Settings, clips: Path, index: int, seconds: float | None) -> Path:
+    spec = clip_spec(index, seconds)
     return render_clip(
         ffmpeg_executable(settings.ffmpeg_path),
         clips / f"film-{index:02d}.mp4",
-        seconds=seconds or 5 + (index * 4) % 10,
+        seconds=spec.seconds,
+        width=spec.width,
+        height=spec.height,
         pattern=index,
         tone_hz=220 + 55 * index,
     )

@@ -1,5 +1,6 @@
 """The plans on sale: what each costs and what it opens, from the settings."""
 
+import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -57,6 +58,25 @@ class Plans:
         return next((offer for offer in self.paid() if offer.price_id == price_id), None)
 
 
+class Feature(enum.StrEnum):
+    """What a plan may promise beyond the library, quality and devices."""
+
+    ADS = "ads"  # the Free plan shows them; the paid plans do not
+    DOWNLOADS = "downloads"
+    EARLY_ACCESS = "early_access"
+    EXTRAS = "extras"
+
+
+# The features the platform has today. A plan's feature list names only these, so
+# /pricing and the emails never sell what does not exist; each is added here when
+# it ships (the plans' flags say who gets it then).
+SHIPPED: frozenset[Feature] = frozenset()
+
+
+def _shipped(feature: Feature, line: str) -> tuple[str, ...]:
+    return (line,) if feature in SHIPPED else ()
+
+
 def _quality(height: int) -> str:
     return "4K" if height >= 2160 else f"{height}p"
 
@@ -85,7 +105,7 @@ def plans_from(settings: Settings) -> Plans:
             early_access=False,
             features=(
                 "The free library",
-                "With ads",
+                *_shipped(Feature.ADS, "With ads"),
                 f"Up to {_quality(settings.free_max_height)}",
                 devices(settings.free_streams),
             ),
@@ -104,10 +124,10 @@ def plans_from(settings: Settings) -> Plans:
             early_access=False,
             features=(
                 "The full library",
-                "No ads",
+                *_shipped(Feature.ADS, "No ads"),
                 f"Up to {_quality(settings.basic_max_height)}",
                 devices(settings.basic_streams),
-                "Downloads to watch offline",
+                *_shipped(Feature.DOWNLOADS, "Downloads to watch offline"),
             ),
         ),
         PlanOffer(
@@ -126,8 +146,8 @@ def plans_from(settings: Settings) -> Plans:
                 "Everything in Basic",
                 f"Up to {_quality(settings.premium_max_height)} where the film has it",
                 devices(settings.premium_streams),
-                "Early access to new releases",
-                "Behind-the-scenes extras",
+                *_shipped(Feature.EARLY_ACCESS, "Early access to new releases"),
+                *_shipped(Feature.EXTRAS, "Behind-the-scenes extras"),
             ),
         ),
     ]
