@@ -1,7 +1,16 @@
-"""Plans and paying for them: the pricing page, the local checkout, the viewer's subscription."""
+"""Plans and paying for them: the pricing page, the local checkout, the viewer's subscription.
 
+A viewer sent to the plans by a film they could not watch comes back to it: the
+film's page rides along as ``next`` from the pricing page to the checkout, then
+in a short-lived cookie across the payment (the provider returns every checkout
+to the one subscription page), which offers the film once the payment is in.
+"""
+
+import re
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -9,14 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.accounts import service as accounts
 from kushfilms.billing import service
-from kushfilms.billing.deps import base_url, provider
+from kushfilms.billing.deps import Provider, base_url
 from kushfilms.billing.local import CardDeclined, CheckoutNotOpen, LocalProvider
 from kushfilms.billing.plans import plans_from
-from kushfilms.db import DbSession, ReadSession
-from kushfilms.deps import settings_of
+from kushfilms.catalog import service as catalog
+from kushfilms.deps import DbSession, ReadSession, settings_of
 from kushfilms.errors import NotFound, Unprocessable
 from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import PageRequest
+from kushfilms.kit.text import SingleLine
 from kushfilms.models import Plan, User
 from kushfilms.web.card_form import CardForm, card_problems
 from kushfilms.web.deps import CheckedForm, PageUser, PageViewer, Templates
@@ -26,7 +36,11 @@ from kushfilms.web.templating import Pages
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form(max_length=100)]
 CheckoutId = Annotated[str, Path(max_length=64)]
+ReturnPath = Annotated[str, Form(max_length=300)]
 PAYMENTS_PER_PAGE = 10
+RETURN_COOKIE = "kf_return"
+RETURN_SECONDS = 3600  # long enough to pay, short enough not to surprise later
+FILM_PAGE = re.compile(r"/watch/[a-z0-9][a-z0-9-]{0,219}")
 
 PRICING_NOTICES = {"canceled": "Checkout canceled: nothing was charged."}
 SUBSCRIPTION_NOTICES = {
@@ -49,61 +63,119 @@ def _paid_plan(value: str) -> Plan:
     return Plan(value)
 
 
+def film_page(target: str | None) -> str:
+    """A film's page on this site to come back to, or "" for anything else."""
+    return target if target and FILM_PAGE.fullmatch(target) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class BackToFilm:
+    path: str
+    title: str
+
+
+async def _back_to_film(session: AsyncSession, target: str) -> BackToFilm | None:
+    """The film behind ``target`` while it can still be watched (published)."""
+    path = film_page(target)
+    if not path:
+        return None
+    try:
+        movie = await catalog.get_movie(session, path.removeprefix("/watch/"))
+    except catalog.MovieNotFound:
+        return None
+    return BackToFilm(f"/watch/{movie.slug}", movie.title)
+
+
+def _remember_return(request: Request, response: Response, target: str) -> None:
+    """Keep the film to come back to across the payment, or forget an earlier one."""
+    if target:
+        response.set_cookie(
+            RETURN_COOKIE,
+            target,
+            max_age=RETURN_SECONDS,
+            httponly=True,
+            secure=request.url.scheme == "https",
+            samesite="lax",  # sent on the provider's redirect back, a top-level GET
+        )
+    else:
+        response.delete_cookie(RETURN_COOKIE)
+
+
 # --- /pricing ------------------------------------------------------------------------
 
 
 @router.get("/pricing", response_class=HTMLResponse)
 async def pricing(
-    request: Request, viewer: PageViewer, session: ReadSession, pages: Templates
+    request: Request,
+    viewer: PageViewer,
+    session: ReadSession,
+    pages: Templates,
+    next: Annotated[SingleLine, Query(max_length=300)] = "",
 ) -> HTMLResponse:
     settings = settings_of(request)
     plans = plans_from(settings)
     status = await service.status(session, settings, user=viewer) if viewer else None
+    checkout = request.query_params.get("checkout", "")
+    if not next and checkout == "canceled":  # back from a checkout: the film still waits
+        next = request.cookies.get(RETURN_COOKIE, "")
     return pages.render(
         request,
         "pricing.html",
         viewer=viewer,
         offers=[(offer, plan_action(offer, status, plans)) for offer in plans],
         current=status.plan if status else None,
-        notice=PRICING_NOTICES.get(request.query_params.get("checkout", ""), ""),
+        notice=PRICING_NOTICES.get(checkout, ""),
+        back=film_page(next),
     )
 
 
 @router.post("/pricing/checkout", dependencies=[CheckedForm])
 async def choose_plan(
-    request: Request, user: PageUser, session: DbSession, plan: Text = ""
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    provider: Provider,
+    plan: Text = "",
+    next: ReturnPath = "",
 ) -> RedirectResponse:
     """Off to pay: the local checkout page, or Stripe's."""
     me = await accounts.get_user(session, user.id)
     url = await service.start_checkout(
         session,
-        provider(request, session),
+        provider,
         settings_of(request),
         user=me,
         plan=_paid_plan(plan),
         base_url=base_url(request),
     )
-    return RedirectResponse(url, status_code=303)
+    response = RedirectResponse(url, status_code=303)
+    _remember_return(request, response, film_page(next))
+    return response
 
 
 @router.post("/pricing/change", dependencies=[CheckedForm])
 async def change_plan(
-    request: Request, user: PageUser, session: DbSession, plan: Text = ""
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    provider: Provider,
+    plan: Text = "",
+    next: ReturnPath = "",
 ) -> RedirectResponse:
     settings = settings_of(request)
     chosen = _paid_plan(plan)
     held = (await service.status(session, settings, user=user)).subscription
     plan_before = held.plan if held else None  # the row itself changes below
-    after = await service.change(
-        session, provider(request, session), settings, user=user, plan=chosen
-    )
+    after = await service.change(session, provider, settings, user=user, plan=chosen)
     if after.scheduled_plan is not None:
         done = "downgraded"
     elif plan_before == chosen:
         done = "kept"
     else:
         done = "upgraded"
-    return RedirectResponse(f"/account/subscription?done={done}", status_code=303)
+    back = film_page(next) if done == "upgraded" else ""  # only an upgrade opens more films
+    query = urlencode({"done": done, **({"next": back} if back else {})})
+    return RedirectResponse(f"/account/subscription?{query}", status_code=303)
 
 
 # --- the local checkout ------------------------------------------------------------------
@@ -218,8 +290,16 @@ async def subscription(
     payments = await service.payments(
         session, user=user, page=PageRequest(page=page, page_size=PAYMENTS_PER_PAGE)
     )
-    just_paid = request.query_params.get("checkout") == "complete"
-    return pages.render(
+    params = request.query_params
+    just_paid = params.get("checkout") == "complete"
+    confirming = just_paid and summary.pending
+    done = params.get("done", "")
+    back_to = None
+    if just_paid and not confirming:  # the film opens once the payment is confirmed
+        back_to = await _back_to_film(session, request.cookies.get(RETURN_COOKIE, ""))
+    elif done == "upgraded":
+        back_to = await _back_to_film(session, params.get("next", ""))
+    response = pages.render(
         request,
         "account_subscription.html",
         viewer=user,
@@ -227,10 +307,14 @@ async def subscription(
         summary=summary,
         payments=payments,
         just_paid=just_paid,
-        confirming=just_paid and summary.pending,
-        notice=SUBSCRIPTION_NOTICES.get(request.query_params.get("done", ""), ""),
+        confirming=confirming,
+        back_to_film=back_to,
+        notice=SUBSCRIPTION_NOTICES.get(done, ""),
         has_billing_account=user.stripe_customer_id is not None,
     )
+    if just_paid and not confirming and RETURN_COOKIE in request.cookies:
+        response.delete_cookie(RETURN_COOKIE)  # offered once
+    return response
 
 
 @router.get("/account/subscription/cancel", response_class=HTMLResponse)
@@ -253,19 +337,23 @@ async def confirm_cancel(
 
 
 @router.post("/account/subscription/cancel", dependencies=[CheckedForm])
-async def cancel(request: Request, user: PageUser, session: DbSession) -> RedirectResponse:
-    await service.cancel(session, provider(request, session), settings_of(request), user=user)
+async def cancel(
+    request: Request, user: PageUser, session: DbSession, provider: Provider
+) -> RedirectResponse:
+    await service.cancel(session, provider, settings_of(request), user=user)
     return RedirectResponse("/account/subscription?done=canceled", status_code=303)
 
 
 @router.post("/account/subscription/resume", dependencies=[CheckedForm])
-async def resume(request: Request, user: PageUser, session: DbSession) -> RedirectResponse:
-    await service.resume(session, provider(request, session), settings_of(request), user=user)
+async def resume(
+    request: Request, user: PageUser, session: DbSession, provider: Provider
+) -> RedirectResponse:
+    await service.resume(session, provider, settings_of(request), user=user)
     return RedirectResponse("/account/subscription?done=resumed", status_code=303)
 
 
 @router.post("/account/subscription/portal", dependencies=[CheckedForm])
-async def billing_portal(request: Request, user: PageUser, session: DbSession) -> RedirectResponse:
+async def billing_portal(request: Request, user: PageUser, provider: Provider) -> RedirectResponse:
     """Cards and invoices, at the payment provider."""
-    url = await service.portal(provider(request, session), user=user, base_url=base_url(request))
+    url = await service.portal(provider, user=user, base_url=base_url(request))
     return RedirectResponse(url, status_code=303)

@@ -9,7 +9,14 @@ from fastapi.responses import Response
 from kushfilms.catalog.service import CATALOG_GENERATION
 from kushfilms.config import Settings
 from kushfilms.kit.signing import derive_key
-from kushfilms.web import admin_pages, auth_pages, billing_pages, docs_page, viewer_pages
+from kushfilms.web import (
+    account_link_pages,
+    admin_pages,
+    auth_pages,
+    billing_pages,
+    docs_page,
+    viewer_pages,
+)
 from kushfilms.web.assets import Assets, static_router
 from kushfilms.web.errors import error_page, is_page
 from kushfilms.web.middleware import content_security_policy
@@ -19,6 +26,7 @@ from kushfilms.web.templating import Pages
 log = logging.getLogger(__name__)
 ROUTERS = (
     auth_pages.router,
+    account_link_pages.router,
     docs_page.router,
     admin_pages.router,
     billing_pages.router,

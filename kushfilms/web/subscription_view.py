@@ -8,13 +8,9 @@ from kushfilms.billing.plans import RANK, PlanOffer, Plans
 from kushfilms.billing.service import Status, is_live
 from kushfilms.kit.money import money
 from kushfilms.models import Plan, SubscriptionStatus
+from kushfilms.web.templating import day
 
 State = Literal["free", "active", "ending", "past_due", "ended", "unpaid", "pending"]
-
-
-def day(moment: datetime) -> str:
-    """25 Dec 2026."""
-    return moment.strftime("%d %b %Y").lstrip("0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +18,7 @@ class Summary:
     state: State
     label: str  # a word or two for the badge
     lines: list[str]
+    next_bill: str  # "3 Jan 2027, $2.99", or why there is none
     can_cancel: bool = False
     can_resume: bool = False
 
@@ -34,18 +31,21 @@ def summarize(status: Status, plans: Plans, *, now: datetime, grace: timedelta) 
     """What the viewer's subscription means for them, in plain sentences."""
     held = status.subscription
     if held is None:
-        return Summary("free", "Free", ["You are on Free: the free library, with ads."])
+        lines = ["You are on Free: the free library, with ads."]
+        return Summary("free", "Free", lines, "No next bill: Free costs nothing")
     name = plans[held.plan].name
     end = held.current_period_end
+    bill = f"{day(status.next_bill_at)}, {_amount(status)}" if status.next_bill_at else ""
     if held.status == SubscriptionStatus.ACTIVE and held.cancel_at_period_end:
         lines = [f"Canceled: you keep {name} until {day(end)}, then move to Free."]
-        return Summary("ending", "Canceled", lines, can_resume=True)
+        ending = f"No next bill: {name} ends on {day(end)}"
+        return Summary("ending", "Canceled", lines, ending, can_resume=True)
     if held.status == SubscriptionStatus.ACTIVE:
         lines = [f"Active: renews on {day(end)} for {_amount(status)}."]
         if held.scheduled_plan is not None:
             lower = plans[held.scheduled_plan].name
             lines.append(f"Downgrade to {lower} on {day(end)}; until then you keep {name}.")
-        return Summary("active", "Active", lines, can_cancel=True)
+        return Summary("active", "Active", lines, bill, can_cancel=True)
     if held.status == SubscriptionStatus.PAST_DUE:
         deadline = (held.past_due_since or end) + grace
         if now < deadline:
@@ -56,24 +56,24 @@ def summarize(status: Status, plans: Plans, *, now: datetime, grace: timedelta) 
                 f"Past due: your last payment failed, so {name} is paused until a payment"
                 " goes through. Update your card."
             ]
-        return Summary("past_due", "Past due", lines, can_cancel=True)
+        owed = bill or "The failed payment, once your card works"
+        return Summary("past_due", "Past due", lines, owed, can_cancel=True)
     if held.status == SubscriptionStatus.CANCELED:
         until = held.ended_at or end
         if status.plan != Plan.FREE:
+            lines = [f"Canceled: access to {name} until {day(until)}."]
             return Summary(
-                "ending", "Canceled", [f"Canceled: access to {name} until {day(until)}."]
+                "ending", "Canceled", lines, f"No next bill: {name} ends on {day(until)}"
             )
-        return Summary(
-            "ended", "Ended", [f"Your {name} subscription ended on {day(until)}. You are on Free."]
-        )
+        lines = [f"Your {name} subscription ended on {day(until)}. You are on Free."]
+        return Summary("ended", "Ended", lines, "No next bill: you are on Free")
     if held.status == SubscriptionStatus.UNPAID:
         lines = [
             f"Unpaid: the payments for {name} failed and the retries ran out. You are on Free."
         ]
-        return Summary("unpaid", "Unpaid", lines)
-    return Summary(
-        "pending", "Pending", [f"Waiting for the first payment for {name} to go through."]
-    )
+        return Summary("unpaid", "Unpaid", lines, "No next bill: you are on Free")
+    lines = [f"Waiting for the first payment for {name} to go through."]
+    return Summary("pending", "Pending", lines, "None until the first payment goes through")
 
 
 def _amount(status: Status) -> str:

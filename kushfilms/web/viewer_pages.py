@@ -6,7 +6,6 @@ pages need their account, so they answer the 503 page until the database is back
 """
 
 import json
-import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,29 +17,32 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kushfilms.billing import streams
-from kushfilms.billing.plans import plans_from
-from kushfilms.billing.streams import (
+from kushfilms.accounts.devices import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_SECONDS,
     DEVICE_ID_PATTERN,
     Device,
-    Stream,
-    StreamRegistry,
-    Streams,
-    TooManyStreams,
+    device_label,
+    new_device_id,
+    valid_device_id,
 )
+from kushfilms.billing.deps import Streams
+from kushfilms.billing.plans import plans_from
+from kushfilms.billing.streams import Stream, StreamRegistry, TooManyStreams
 from kushfilms.catalog import service as catalog
 from kushfilms.catalog.service import MovieFilter, Sort
-from kushfilms.db import DbSession, ReadSession, ReplicaSession
-from kushfilms.deps import settings_of
+from kushfilms.catalog.view_counter import ViewCounter
+from kushfilms.deps import DbSession, ReadSession, ReplicaSession, settings_of
 from kushfilms.errors import BadRequest, Unauthorized, Unprocessable
 from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import PageRequest
 from kushfilms.kit.text import SingleLine
-from kushfilms.media import flows, playback, watching
+from kushfilms.media import flows, layout, watching
 from kushfilms.media import service as media
-from kushfilms.media.playback import Playback, SignInRequired, SubscriptionRequired
+from kushfilms.media.delivery.access import SignInRequired, SubscriptionRequired
+from kushfilms.media.delivery.playback import Playback
+from kushfilms.media.deps import ViewCounts
+from kushfilms.media.images import POSTER_WIDTHS
 from kushfilms.models import AccessLevel, Category, Movie, User, VideoStatus
 from kushfilms.web.deps import CheckedForm, PageUser, PageViewer
 from kushfilms.web.outage import KeptPageData
@@ -52,7 +54,6 @@ CATEGORY_ROWS = 6  # the home page shows at most this many categories
 HISTORY_SCAN = 30  # recent history entries looked at for "Continue watching"
 GRID_SIZE = 24  # films per page of the catalogue
 RELATED = 12  # "More in <category>" below the player
-_LARGE_POSTER = re.compile(r"-780\.jpg$")
 PLAN_NAMES = {level: level.value.title() for level in AccessLevel}
 SORT_NAMES = {
     Sort.RELEVANCE: "Best match",
@@ -83,8 +84,8 @@ class Card:
 
 
 def card(movie: Movie, progress: int | None = None) -> Card:
-    poster = movie.thumbnail_url or None
-    small = _LARGE_POSTER.sub("-342.jpg", poster) if poster else None
+    poster, key = movie.thumbnail_url, movie.poster_key
+    small = layout.art_url(layout.poster_variant(key, min(POSTER_WIDTHS))) if key else None
     return Card(
         movie=movie,
         poster=poster,
@@ -306,9 +307,9 @@ class Refusal:
 
 def _device(request: Request) -> Device:
     """This browser as a device: the id in its cookie, or a new one."""
-    found = streams.valid_device_id(request.cookies.get(DEVICE_COOKIE))
+    found = valid_device_id(request.cookies.get(DEVICE_COOKIE))
     user_agent = request.headers.get("user-agent", "")
-    return Device(found or streams.new_device_id(), streams.device_label(user_agent))
+    return Device(found or new_device_id(), device_label(user_agent))
 
 
 def _keep_device(request: Request, response: Response, device: Device) -> None:
@@ -329,15 +330,17 @@ async def _play_or_refusal(
     movie: Movie,
     registry: StreamRegistry,
     device: Device,
+    views: ViewCounter,
 ) -> Playback | Refusal:
     try:
-        found = await playback.start_playback(
+        return await flows.start_playback(
             session,
             viewer=viewer,
             id_or_slug=str(movie.id),
             settings=settings_of(request),
             streams=registry,
             device=device,
+            views=views,
         )
     except (SignInRequired, SubscriptionRequired) as refused:
         level = str(refused.extra.get("required_plan"))
@@ -353,8 +356,6 @@ async def _play_or_refusal(
         if video is not None and video.status in WAITING:
             return Refusal("processing", progress=video.progress)
         return Refusal("unavailable")
-    request.app.state.views.count(found.movie_id)
-    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,6 +383,7 @@ async def watch(
     session: ReadSession,
     data: KeptPageData,
     registry: Streams,
+    views: ViewCounts,
 ) -> Response:
     """The film and its player; while the database is down, the film's kept details
     with a player that says playback is unavailable (a grant needs the database)."""
@@ -391,7 +393,7 @@ async def watch(
         outcome: Playback | Refusal = Refusal("reconnecting")
     else:
         outcome = await _play_or_refusal(
-            request, session, viewer, film.movie.movie, registry, device
+            request, session, viewer, film.movie.movie, registry, device, views
         )
     response = data.render(
         request,
@@ -442,7 +444,7 @@ async def report_progress(
     report = await _progress_report(request)
     movie = await catalog.get_movie(session, slug)
     # The player's page set the cookie; a report without it is not a player's.
-    from_player = streams.valid_device_id(request.cookies.get(DEVICE_COOKIE))
+    from_player = valid_device_id(request.cookies.get(DEVICE_COOKIE))
     await flows.report_progress(
         session,
         viewer=viewer,

@@ -90,7 +90,7 @@ async def test_home_features_a_film_with_rows_of_new_films_and_of_each_category(
 async def test_the_featured_film_is_the_newest_with_a_poster(
     client: httpx.AsyncClient, admin: dict[str, Any], env: Backend
 ) -> None:
-    await film(client, admin, env, "Pictured", poster="/media/art/x/poster-780.jpg")
+    await film(client, admin, env, "Pictured", poster="art/x/poster-780.jpg")
     await film(client, admin, env, "Plain")
 
     page = await client.get("/")

@@ -21,6 +21,9 @@ NOTICES = {
     "unpublished": "The film is unpublished.",
     "deleted": "The film is deleted.",
     "role": "Role changed.",
+    "category_created": "Category created.",
+    "category_renamed": "Category renamed.",
+    "category_deleted": "Category deleted.",
 }
 PROBLEMS = {
     "video_not_ready": "A film can be published only once its video is ready.",

@@ -12,6 +12,8 @@ from kushfilms.models import User
 from kushfilms.web.admin_pages.common import PROBLEMS, video_state
 from kushfilms.web.templating import Pages
 
+VIDEO_SETTLED = "kf:video-settled"  # the event the edit page's poster box waits for
+
 
 async def movie_row(
     request: Request,
@@ -47,16 +49,23 @@ async def video_panel(
     *,
     problem: str = "",
     status_code: int = 200,
+    announce_settled: bool = False,
 ) -> HTMLResponse:
+    """The video panel; with ``announce_settled``, an answer for a video that is no
+    longer processing also fires kf:video-settled on the page (its poster box listens)."""
     movie = await catalog.get_movie(session, movie_id, include_unpublished=True)
     video = await media.get_video(session, movie_id)
-    return pages.render(
+    state = video_state(video)
+    response = pages.render(
         request,
         "admin/_video_status.html",
         viewer=admin,
         movie=movie,
         video=video,
-        state=video_state(video),
+        state=state,
         panel_problem=PROBLEMS.get(problem, problem),
         status_code=status_code,
     )
+    if announce_settled and not state.busy:
+        response.headers["HX-Trigger"] = VIDEO_SETTLED
+    return response

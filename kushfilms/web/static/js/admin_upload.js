@@ -2,6 +2,9 @@
 // tus in 8 MiB chunks, resumes after a dropped connection (retries) or a reload
 // (GoldenRetriever keeps the file, tus fingerprints find the upload again), and
 // once the upload is complete it is attached to the film, which starts processing.
+// The server checks the file only then, so the panel says nothing of success until
+// it has: Uppy's own "complete" view is put away as soon as the bytes are in, and a
+// refused file ends in the panel's error state with the server's reason.
 
 const MiB = 1024 * 1024;
 const VIDEO_TYPES = ["video/*", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".ts"];
@@ -28,6 +31,29 @@ function showProgress(widget, percent) {
   box.hidden = false;
   widget.querySelector("#upload-progress").value = percent;
   widget.querySelector("#upload-percent").textContent = `${percent} %`;
+}
+
+function hideProgress(widget) {
+  widget.querySelector("#upload-progress-box").hidden = true;
+}
+
+function showDashboard(widget, shown) {
+  widget.querySelector("#uppy-dashboard").hidden = !shown;
+}
+
+// The file is not a film: say why, in the panel's error state, with a way on.
+function showRefusal(widget, reason) {
+  widget.dataset.state = "refused";
+  hideProgress(widget);
+  showDashboard(widget, false);
+  say(widget, "");
+  const box = widget.querySelector("#upload-refused");
+  box.hidden = false;
+  box.querySelector("#upload-refusal").textContent = reason;
+}
+
+function hideRefusal(widget) {
+  widget.querySelector("#upload-refused").hidden = true;
 }
 
 function refreshVideoStatus() {
@@ -88,27 +114,45 @@ async function startUploader(widget) {
     })
     .use(GoldenRetriever);
 
+  function clearUppy() {
+    try {
+      uppy.clear();
+    } catch {
+      // nothing to clear
+    }
+  }
+
   async function finish(uploadId, { quietIfGone = false } = {}) {
-    say(widget, "Upload complete. Checking the video…");
+    widget.dataset.state = "checking";
+    showDashboard(widget, false);
+    say(widget, "Uploaded. Checking that it is a video we can play…");
     const result = await attach(widget, uploadId);
     window.localStorage.removeItem(pendingKey);
+    clearUppy();
     if (result.ok) {
-      say(widget, "Upload complete. The video is being processed; its progress shows above.");
+      say(widget, "Uploaded. The video is being processed; its progress shows above.");
       widget.dataset.state = "attached";
-      try {
-        uppy.clear();
-      } catch {
-        // nothing to clear
-      }
-    } else if (!(quietIfGone && result.code === "upload_not_found")) {
-      say(widget, result.message, true);
-      widget.dataset.state = "refused";
+      showDashboard(widget, true); // for a replacement, later
+    } else if (quietIfGone && result.code === "upload_not_found") {
+      widget.dataset.state = "";
+      say(widget, "");
+      showDashboard(widget, true);
+    } else {
+      showRefusal(widget, result.message);
     }
     refreshVideoStatus();
   }
 
+  widget.querySelector("#upload-another").addEventListener("click", () => {
+    hideRefusal(widget);
+    widget.dataset.state = "";
+    showDashboard(widget, true);
+    widget.querySelector(".uppy-Dashboard-browse")?.focus();
+  });
+
   uppy.on("upload", () => {
     widget.dataset.state = "uploading";
+    hideRefusal(widget);
     say(widget, "Uploading…");
     showProgress(widget, 0);
   });
@@ -118,6 +162,7 @@ async function startUploader(widget) {
   });
   uppy.on("upload-success", (file, response) => {
     window.localStorage.setItem(pendingKey, uploadIdOf(response.uploadURL));
+    showDashboard(widget, false); // its "complete" would speak before the server has
   });
   uppy.on("complete", async (result) => {
     const done = result.successful?.[0];

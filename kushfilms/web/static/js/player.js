@@ -2,6 +2,9 @@
 // Markup: templates/partials/viewer_player.html. Everything the viewer can do with
 // the mouse also works from the keyboard: space/k play, arrows seek and change the
 // volume, j/l jump 10 s, f full screen, m mute, 0-9 jump to a tenth of the film.
+// On a touch screen a tap on the picture shows or hides the controls, as phone
+// players do; they fade by themselves while the film plays. At the end the player
+// offers to watch again and a few films to watch next.
 
 const REPORT_EVERY_MS = 10_000;
 const SEEK_STEP = 5;
@@ -80,6 +83,8 @@ function startPlayer(root) {
     resumed: $("player-resumed"),
     resumedText: $("player-resumed-text"),
     restart: $("player-restart"),
+    end: $("player-end"),
+    again: $("player-again"),
   };
   const data = root.dataset;
   const knownDuration = Number(data.duration) || 0;
@@ -233,18 +238,26 @@ function startPlayer(root) {
     togglePlay();
     ui.play.focus({ preventScroll: true });
   });
-  // A tap on a touch screen first brings back hidden controls; the next tap plays or pauses.
+  // A tap on a touch screen brings back hidden controls, and hides them again while
+  // the film plays (pausing is the play button's job); a paused film plays. A click
+  // with a mouse plays or pauses.
   let touched = false;
+  let hiddenAtTouch = false; // as the tap began: the player's pointerup wakes them first
   video.addEventListener("pointerdown", (event) => {
-    touched = event.pointerType === "touch" && root.classList.contains("player-idle");
+    touched = event.pointerType === "touch";
+    hiddenAtTouch = root.classList.contains("player-idle");
   });
   video.addEventListener("click", () => {
-    if (touched) {
-      touched = false;
+    if (!touched) {
+      togglePlay();
+    } else if (hiddenAtTouch) {
       wake();
-      return;
+    } else if (video.paused) {
+      togglePlay();
+    } else {
+      sleep();
     }
-    togglePlay();
+    touched = false;
   });
   video.addEventListener("dblclick", toggleFullscreen);
   video.addEventListener("play", syncPlayButton);
@@ -255,7 +268,7 @@ function startPlayer(root) {
   video.addEventListener("ended", () => {
     syncPlayButton();
     reportProgress();
-    root.classList.remove("player-started");
+    showEnd();
   });
   video.addEventListener("playing", () => {
     root.classList.remove("player-waiting");
@@ -573,12 +586,17 @@ function startPlayer(root) {
   function wake() {
     root.classList.remove("player-idle");
     window.clearTimeout(idleTimer);
-    idleTimer = window.setTimeout(() => {
-      const menuOpen = root.querySelector(".player-menu-list:not([hidden])");
-      if (!video.paused && !menuOpen && !root.contains(document.activeElement?.closest(".player-controls"))) {
-        root.classList.add("player-idle");
-      }
-    }, IDLE_MS);
+    idleTimer = window.setTimeout(sleep, IDLE_MS);
+  }
+
+  // Hide the controls while the film plays, unless someone is using them: a menu is
+  // open, or the keyboard is on a control (focus left on a button by a tap is not).
+  function sleep() {
+    window.clearTimeout(idleTimer);
+    const menuOpen = root.querySelector(".player-menu-list:not([hidden])");
+    const focused = document.activeElement;
+    const keyboardOnControls = focused?.closest(".player-controls") && focused.matches(":focus-visible");
+    if (!video.paused && !menuOpen && !keyboardOnControls) root.classList.add("player-idle");
   }
   root.addEventListener("pointermove", wake);
   root.addEventListener("pointerup", (event) => {
@@ -586,10 +604,37 @@ function startPlayer(root) {
   });
   root.addEventListener("focusin", wake);
   video.addEventListener("play", wake);
+  video.addEventListener("pause", wake); // paused, the controls stay
 
   function announce(text) {
     ui.status.textContent = text;
   }
+
+  // --- The end: watch again, or another film ----------------------------------------
+  function showEnd() {
+    const focusWasHere = root.contains(document.activeElement);
+    root.classList.add("player-ended");
+    ui.end.hidden = false;
+    announce("The film has ended. Watch it again, or choose another film.");
+    if (focusWasHere) ui.again.focus({ preventScroll: true });
+  }
+
+  function hideEnd() {
+    root.classList.remove("player-ended");
+    ui.end.hidden = true;
+  }
+
+  ui.again.addEventListener("click", () => {
+    hideEnd();
+    video.currentTime = 0;
+    const started = video.play();
+    if (started) started.catch(() => showBigPlay());
+    ui.play.focus({ preventScroll: true });
+  });
+  video.addEventListener("play", hideEnd);
+  video.addEventListener("seeking", () => {
+    if (!video.ended) hideEnd();
+  });
 
   // --- Resume and progress reports ----------------------------------------------
   if (startAt) {

@@ -22,15 +22,18 @@ if (source && window.Chart) {
   const currency = report.currency.toUpperCase();
   const money = new Intl.NumberFormat(undefined, { style: "currency", currency });
   const days = report.days.map((day) => day.date);
-  const shortDay = (iso) =>
-    new Date(`${iso}T00:00:00Z`).toLocaleDateString(undefined, { day: "numeric", month: "short", timeZone: "UTC" });
+  // Dates as the pages write them ("3 Dec 2026"; "3 Dec" under the bars), in UTC like the figures.
+  const dayOf = (iso, options) =>
+    new Date(`${iso}T00:00:00Z`).toLocaleDateString("en-GB", { day: "numeric", month: "short", timeZone: "UTC", ...options });
+  const shortDay = (iso) => dayOf(iso, {});
+  const fullDay = (iso) => dayOf(iso, { year: "numeric" });
   const dayAxis = { ticks: { callback: (_, index) => shortDay(days[index]), maxRotation: 0, autoSkipPadding: 12 } };
   const countAxis = { beginAtZero: true, ticks: { precision: 0 } };
 
   new Chart(document.getElementById("chart-movement"), {
     type: "bar",
     data: {
-      labels: days,
+      labels: days.map(fullDay),
       datasets: [
         { label: "New", data: report.days.map((day) => day.new), backgroundColor: ok },
         { label: "Churned", data: report.days.map((day) => day.churned), backgroundColor: danger },
@@ -45,7 +48,7 @@ if (source && window.Chart) {
   new Chart(document.getElementById("chart-revenue"), {
     type: "bar",
     data: {
-      labels: days,
+      labels: days.map(fullDay),
       datasets: [{ label: "Revenue", data: report.days.map((day) => day.revenue / 100), backgroundColor: accent }],
     },
     options: {
