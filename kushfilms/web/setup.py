@@ -16,6 +16,7 @@ from kushfilms.web import (
     billing_pages,
     docs_page,
     viewer_pages,
+    watch_pages,
 )
 from kushfilms.web.assets import Assets, static_router
 from kushfilms.web.errors import error_page, is_page
@@ -31,6 +32,7 @@ ROUTERS = (
     admin_pages.router,
     billing_pages.router,
     viewer_pages.router,
+    watch_pages.router,
 )
 
 

@@ -1,50 +1,28 @@
-"""What viewers see: the home page, the catalogue, and the watch page with its player.
+"""What viewers see: the home page and the catalogue (the watch page: watch_pages.py).
 
 Through a database outage these three render for anonymous visitors from the
 catalogue data they last loaded (kushfilms/web/outage.py); signed-in visitors'
 pages need their account, so they answer the 503 page until the database is back.
 """
 
-import json
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kushfilms.accounts.devices import (
-    DEVICE_COOKIE,
-    DEVICE_COOKIE_SECONDS,
-    DEVICE_ID_PATTERN,
-    Device,
-    device_label,
-    new_device_id,
-    valid_device_id,
-)
-from kushfilms.billing.deps import Streams
-from kushfilms.billing.plans import plans_from
-from kushfilms.billing.streams import Stream, StreamRegistry, TooManyStreams
 from kushfilms.catalog import service as catalog
 from kushfilms.catalog.service import MovieFilter, Sort
-from kushfilms.catalog.view_counter import ViewCounter
-from kushfilms.deps import DbSession, ReadSession, ReplicaSession, settings_of
-from kushfilms.errors import BadRequest, Unauthorized, Unprocessable
-from kushfilms.kit.clock import utcnow
+from kushfilms.deps import ReadSession, ReplicaSession
 from kushfilms.kit.pagination import PageRequest
 from kushfilms.kit.text import SingleLine
-from kushfilms.media import flows, layout, watching
-from kushfilms.media import service as media
-from kushfilms.media.delivery.access import SignInRequired, SubscriptionRequired
-from kushfilms.media.delivery.playback import Playback
-from kushfilms.media.deps import ViewCounts
+from kushfilms.media import layout, watching
 from kushfilms.media.images import POSTER_WIDTHS
 from kushfilms.models import AccessLevel, Category, Movie, User, VideoStatus
-from kushfilms.web.deps import CheckedForm, PageUser, PageViewer
+from kushfilms.web.deps import PageViewer
 from kushfilms.web.outage import KeptPageData
 
 router = APIRouter(include_in_schema=False)
@@ -166,7 +144,7 @@ async def _categories_with_films(session: AsyncSession) -> list[tuple[Category, 
     return [(category, count) for category, count in found.items if count]
 
 
-async def _newest(
+async def newest_films(
     session: AsyncSession, category: str | None = None, size: int = ROW_SIZE
 ) -> list[Movie]:
     query = MovieFilter(category=category, sort=Sort.NEWEST)
@@ -192,14 +170,14 @@ class Shelves:
 
 
 async def _shelves(catalogue: AsyncSession) -> Shelves:
-    newest = await _newest(catalogue)
+    newest = await newest_films(catalogue)
     rows: list[Row] = []
     if newest:
         rows.append(Row("new", "New on Kush Films", cards(newest), "/movies?sort=newest"))
     categories = await _categories_with_films(catalogue)
     categories.sort(key=lambda row: (-row[1], row[0].name.lower()))
     for category, _ in categories[:CATEGORY_ROWS]:
-        films = await _newest(catalogue, str(category.id))
+        films = await newest_films(catalogue, str(category.id))
         url = f"/movies?{urlencode({'category': category.slug})}"
         rows.append(Row(f"category-{category.slug}", category.name, cards(films), url))
     featured = next((movie for movie in newest if movie.thumbnail_url), None)
@@ -289,183 +267,3 @@ def _htmx_target(request: Request) -> str | None:
     if not headers.get("hx-request") or headers.get("hx-history-restore-request"):
         return None
     return headers.get("hx-target") or "movie-results"
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why the film does not play for this viewer: "sign_in", "upgrade", "devices"
-    (the plan's devices are all watching), "processing", "unavailable", or
-    "reconnecting" (the database is down: no playback can be granted for now)."""
-
-    state: str
-    plan: str | None = None
-    progress: float | None = None
-    devices: list[Stream] = field(default_factory=list)
-    limit: int = 0
-    more_on_other_plans: bool = False  # a plan lets more devices watch at once
-
-
-def _device(request: Request) -> Device:
-    """This browser as a device: the id in its cookie, or a new one."""
-    found = valid_device_id(request.cookies.get(DEVICE_COOKIE))
-    user_agent = request.headers.get("user-agent", "")
-    return Device(found or new_device_id(), device_label(user_agent))
-
-
-def _keep_device(request: Request, response: Response, device: Device) -> None:
-    response.set_cookie(
-        DEVICE_COOKIE,
-        device.id,
-        max_age=DEVICE_COOKIE_SECONDS,
-        httponly=True,
-        secure=request.url.scheme == "https",
-        samesite="lax",
-    )
-
-
-async def _play_or_refusal(
-    request: Request,
-    session: AsyncSession,
-    viewer: User | None,
-    movie: Movie,
-    registry: StreamRegistry,
-    device: Device,
-    views: ViewCounter,
-) -> Playback | Refusal:
-    try:
-        return await flows.start_playback(
-            session,
-            viewer=viewer,
-            id_or_slug=str(movie.id),
-            settings=settings_of(request),
-            streams=registry,
-            device=device,
-            views=views,
-        )
-    except (SignInRequired, SubscriptionRequired) as refused:
-        level = str(refused.extra.get("required_plan"))
-        plan = PLAN_NAMES[AccessLevel(level)] if level in AccessLevel.__members__ else None
-        return Refusal("sign_in" if isinstance(refused, SignInRequired) else "upgrade", plan)
-    except TooManyStreams as refused:
-        more = any(offer.streams > refused.limit for offer in plans_from(settings_of(request)))
-        return Refusal(
-            "devices", devices=refused.devices, limit=refused.limit, more_on_other_plans=more
-        )
-    except media.VideoNotReady:
-        video = await media.get_video(session, movie.id)
-        if video is not None and video.status in WAITING:
-            return Refusal("processing", progress=video.progress)
-        return Refusal("unavailable")
-
-
-@dataclass(frozen=True, slots=True)
-class Film:
-    """A film's details for its watch page, and the films shown below the player."""
-
-    movie: Card
-    related: list[Card]
-
-
-async def _film(session: AsyncSession, slug: str) -> Film:
-    movie = await catalog.get_movie(session, slug)  # unknown or unpublished: the 404 page
-    if movie.category is not None:
-        related = await _newest(session, str(movie.category.id), RELATED + 1)
-    else:
-        related = await _newest(session, size=RELATED + 1)
-    return Film(card(movie), cards([other for other in related if other.id != movie.id][:RELATED]))
-
-
-@router.get("/watch/{slug}")
-async def watch(
-    request: Request,
-    slug: Slug,
-    viewer: PageViewer,
-    session: ReadSession,
-    data: KeptPageData,
-    registry: Streams,
-    views: ViewCounts,
-) -> Response:
-    """The film and its player; while the database is down, the film's kept details
-    with a player that says playback is unavailable (a grant needs the database)."""
-    film = await data.load_or_keep(("watch", slug), lambda: _film(session, slug))
-    device = _device(request)
-    if data.stale:
-        outcome: Playback | Refusal = Refusal("reconnecting")
-    else:
-        outcome = await _play_or_refusal(
-            request, session, viewer, film.movie.movie, registry, device, views
-        )
-    response = data.render(
-        request,
-        "watch.html",
-        viewer=viewer,
-        movie=film.movie,
-        play=outcome if isinstance(outcome, Playback) else None,
-        refusal=outcome if isinstance(outcome, Refusal) else None,
-        related=film.related,
-        plan_names=PLAN_NAMES,
-        now=utcnow(),
-    )
-    if viewer is not None:  # renewed at each visit, so it lives as long as it is used
-        _keep_device(request, response, device)
-    return response
-
-
-class ProgressReport(BaseModel):
-    position: float = Field(ge=0, le=watching.MAX_POSITION)
-
-
-async def _progress_report(request: Request) -> ProgressReport:
-    """The report from the player: a form (fetch, sendBeacon) or JSON."""
-    try:
-        if request.headers.get("content-type", "").startswith("application/json"):
-            data: Any = json.loads(await request.body())
-        else:
-            data = dict(await request.form())
-        return ProgressReport.model_validate(data)
-    except json.JSONDecodeError as error:
-        raise BadRequest("The body is not valid JSON.") from error
-    except ValidationError as error:
-        raise Unprocessable("position: a number of seconds is required.") from error
-
-
-@router.post("/watch/{slug}/progress", status_code=204, dependencies=[CheckedForm])
-async def report_progress(
-    request: Request,
-    slug: Slug,
-    viewer: PageViewer,
-    session: DbSession,
-    registry: Streams,
-) -> Response:
-    """The player's progress report, and its device's stream heartbeat (409
-    ``too_many_streams`` when another device took the slot after this one lapsed)."""
-    if viewer is None:
-        raise Unauthorized("Sign in to keep your place in films.")
-    report = await _progress_report(request)
-    movie = await catalog.get_movie(session, slug)
-    # The player's page set the cookie; a report without it is not a player's.
-    from_player = valid_device_id(request.cookies.get(DEVICE_COOKIE))
-    await flows.report_progress(
-        session,
-        viewer=viewer,
-        movie_id=movie.id,
-        position=round(report.position),
-        device=_device(request) if from_player else None,
-        streams=registry,
-        settings=settings_of(request),
-    )
-    return Response(status_code=204)
-
-
-@router.post("/watch/{slug}/devices/{device_id}/end", dependencies=[CheckedForm])
-async def end_device(
-    slug: Slug,
-    device_id: Annotated[str, Path(pattern=DEVICE_ID_PATTERN)],
-    viewer: PageUser,
-    session: ReadSession,
-    registry: Streams,
-) -> Response:
-    """Stop counting another device's stream, then back to the film to watch it here."""
-    movie = await catalog.get_movie(session, slug)
-    await registry.end(viewer, device_id)  # already stopped is as good
-    return RedirectResponse(f"/watch/{movie.slug}", status_code=303)
