@@ -52,6 +52,7 @@ from kushfilms.web.viewer_pages import (
 )
 
 router = APIRouter(include_in_schema=False)
+NEXT_FILMS = 4  # offered at the end of a film
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,8 @@ class Film:
     """A film's details for its watch page, and the films shown below the player."""
 
     movie: Card
-    related: list[Card]
+    related: list[Card]  # more of its category
+    next: list[Card]  # offered when it ends: its category first, then the newest films
 
 
 async def _film(session: AsyncSession, slug: str) -> Film:
@@ -135,7 +137,13 @@ async def _film(session: AsyncSession, slug: str) -> Film:
         related = await newest_films(session, str(movie.category.id), RELATED + 1)
     else:
         related = await newest_films(session, size=RELATED + 1)
-    return Film(card(movie), cards([other for other in related if other.id != movie.id][:RELATED]))
+    related = [other for other in related if other.id != movie.id][:RELATED]
+    following = related[:NEXT_FILMS]
+    if len(following) < NEXT_FILMS:  # a small category: the newest films fill the row
+        taken = {movie.id, *(other.id for other in following)}
+        newest = await newest_films(session, size=NEXT_FILMS + len(taken))
+        following += [other for other in newest if other.id not in taken]
+    return Film(card(movie), cards(related), cards(following[:NEXT_FILMS]))
 
 
 @router.get("/watch/{slug}")
@@ -166,6 +174,7 @@ async def watch(
         play=outcome if isinstance(outcome, Playback) else None,
         refusal=outcome if isinstance(outcome, Refusal) else None,
         related=film.related,
+        next_films=film.next,
         plan_names=PLAN_NAMES,
         now=utcnow(),
     )

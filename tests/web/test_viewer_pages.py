@@ -464,6 +464,27 @@ async def test_more_films_of_the_same_category_are_offered(
     assert 'data-testid="watch-category">Drama</a>' in page.text
 
 
+async def test_a_film_alone_in_its_category_offers_the_newest_films_next(
+    client: httpx.AsyncClient, admin: dict[str, Any], env: Backend
+) -> None:
+    drama = await add_category(client, admin, "Drama")
+    comedy = await add_category(client, admin, "Comedy")
+    other = await film(client, admin, env, "Another Drama", category_id=drama["id"])
+    alone = await film(client, admin, env, "The Only Comedy", category_id=comedy["id"])
+    newest = await film(client, admin, env, "Newest Drama", category_id=drama["id"])
+    await add_video(env, alone)
+
+    page = await client.get(f"/watch/{alone['slug']}")
+
+    offered = re.search(r'data-testid="player-next".*?</ul>', page.text, re.S)
+    assert offered
+    assert re.findall(r'href="/watch/([^"]+)"', offered.group(0)) == [
+        newest["slug"],
+        other["slug"],
+    ]
+    assert 'data-testid="related"' not in page.text  # nothing more in Comedy
+
+
 async def test_the_player_resumes_where_the_viewer_left_off(
     client: httpx.AsyncClient, admin: dict[str, Any], env: Backend, client_from: Any
 ) -> None:
