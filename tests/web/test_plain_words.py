@@ -14,7 +14,7 @@ from sqlalchemy import update
 from kushfilms.db import transaction
 from kushfilms.models import Payment, Subscription, User
 from tests.catalog.conftest import add_category
-from tests.conftest import Backend, register
+from tests.conftest import Backend
 from tests.films import add_video, film
 from tests.web.test_auth_pages import CSRF, form_token, sign_in
 from tests.web.test_billing_pages import (
@@ -25,6 +25,7 @@ from tests.web.test_billing_pages import (
     start_checkout,
     subscribe,
 )
+from tests.web.test_viewer_pages import tv_watching
 
 # One way of writing a date on every page: "3 Dec 2026" (no leading zero, no weekday).
 A_DAY = re.compile(r"[1-9]\d? (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}")
@@ -114,25 +115,14 @@ async def test_dates_are_written_one_way_on_every_page(
 # Devices
 
 
-TV = {"X-Device-Id": "living-room-tv"}
-
-
 async def test_one_device_in_the_way_is_spoken_of_in_the_singular(
     client: httpx.AsyncClient, admin: dict[str, Any], env: Backend, client_from: Any
 ) -> None:
-    movie = await film(client, admin, env, "Night Train")
-    elsewhere = await film(client, admin, env, "Morning Fog")
-    for each in (movie, elsewhere):
-        await add_video(env, each)
-    body = await register(client)
-    assert (await sign_in(client, body["user"]["email"])).status_code == 303
-    tv = client_from("198.51.100.20")
-    headers = {"Authorization": f"Bearer {body['access_token']}", **TV}
-    playing = await tv.get(f"/api/movies/{elsewhere['slug']}/playback", headers=headers)
+    watching = await tv_watching(client, admin, env, client_from)
 
-    page = (await client.get(f"/watch/{movie['slug']}")).text
+    page = (await client.get(f"/watch/{watching.movie['slug']}")).text
 
-    assert playing.status_code == 200
+    assert watching.playing.status_code == 200
     assert "You are watching on 1 device, the most your plan allows" in page
     assert "one of them" not in page
     assert "Stop watching on that device to watch “Night Train” here." in page

@@ -3,7 +3,7 @@
 import asyncio
 import re
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -643,9 +643,19 @@ async def test_the_watch_page_keeps_the_browser_as_a_device_in_a_long_lived_cook
     assert stream["movie"]["title"] == "Long Haul"
 
 
-async def test_when_the_plans_devices_are_all_watching_the_page_lists_them_to_end_one(
+class TvWatching(NamedTuple):
+    movie: dict[str, Any]  # "Night Train", which the viewer opens in the browser
+    elsewhere: dict[str, Any]  # "Morning Fog", playing on the television
+    tv: httpx.AsyncClient
+    tv_headers: dict[str, str]
+    playing: httpx.Response  # the television's playback start
+
+
+async def tv_watching(
     client: httpx.AsyncClient, admin: dict[str, Any], env: Backend, client_from: Any
-) -> None:
+) -> TvWatching:
+    """A Free viewer signed in to this browser whose one stream place is taken by a
+    film playing on their television."""
     movie = await film(client, admin, env, "Night Train")
     elsewhere = await film(client, admin, env, "Morning Fog")
     for each in (movie, elsewhere):
@@ -655,6 +665,13 @@ async def test_when_the_plans_devices_are_all_watching_the_page_lists_them_to_en
     tv = client_from("198.51.100.20")
     tv_headers = {"Authorization": f"Bearer {body['access_token']}", **TV}
     playing = await tv.get(f"/api/movies/{elsewhere['slug']}/playback", headers=tv_headers)
+    return TvWatching(movie, elsewhere, tv, tv_headers, playing)
+
+
+async def test_when_the_plans_devices_are_all_watching_the_page_lists_them_to_end_one(
+    client: httpx.AsyncClient, admin: dict[str, Any], env: Backend, client_from: Any
+) -> None:
+    movie, elsewhere, tv, tv_headers, playing = await tv_watching(client, admin, env, client_from)
 
     page = await client.get(f"/watch/{movie['slug']}")
     token = CSRF_FIELD.search(page.text)
