@@ -3,6 +3,7 @@
 from kushfilms.models.base import Base
 from kushfilms.models.billing_event import BillingEvent
 from kushfilms.models.category import Category
+from kushfilms.models.device_name import DeviceName
 from kushfilms.models.local_payment import LocalPaymentObject
 from kushfilms.models.movie import AccessLevel, Movie
 from kushfilms.models.outbox_job import OutboxJob
@@ -22,6 +23,7 @@ __all__ = [
     "Base",
     "BillingEvent",
     "Category",
+    "DeviceName",
     "LocalPaymentObject",
     "Movie",
     "OutboxJob",

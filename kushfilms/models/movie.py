@@ -28,6 +28,7 @@ class Movie(IdMixin, TimestampMixin, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     # The poster's key in the media store, at its widest (kushfilms.media.layout).
     poster_key: Mapped[str | None] = mapped_column(String(1024), default=None)
+    backdrop_key: Mapped[str | None] = mapped_column(String(1024), default=None)
     duration: Mapped[int] = mapped_column(default=0)  # seconds
     release_year: Mapped[int | None] = mapped_column(default=None)
     published: Mapped[bool] = mapped_column(default=False)
