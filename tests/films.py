@@ -44,7 +44,9 @@ async def film(
     async with transaction(env.app.state.db.writer) as session:
         await catalog.set_duration(session, uuid.UUID(movie["id"]), duration)
         if poster:
-            await catalog.set_poster_key(session, uuid.UUID(movie["id"]), poster)
+            await catalog.set_pictures(
+                session, uuid.UUID(movie["id"]), poster_key=poster, backdrop_key=None
+            )
     return movie
 
 

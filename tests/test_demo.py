@@ -120,6 +120,8 @@ async def test_the_demo_beside_a_running_server_publishes_every_film(
     assert answers
     assert all(status in (200, 201) for _, status in answers), answers
     assert sorted(m["title"] for m in movies["items"]) == sorted(f.title for f in demo.FILMS)
+    # Every film has its poster for the cards and its backdrop for the home page's hero.
+    assert all(m["poster_url"] and m["backdrop_url"] for m in movies["items"])
     assert playback.status_code == 200, playback.text
     assert manifest.text.startswith("#EXTM3U")
     assert "database is locked" not in log

@@ -9,6 +9,7 @@ checkout, which works in the request's write transaction.
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.billing.local import LocalProvider
 from kushfilms.billing.provider import PaymentProvider
@@ -33,10 +34,15 @@ async def _provider(request: Request, session: DbSession) -> PaymentProvider:
     return stripe if stripe is not None else LocalProvider(session, settings_of(request))
 
 
-async def _registry(request: Request, session: DbSession) -> StreamRegistry:
+def registry_for(request: Request, session: AsyncSession) -> StreamRegistry:
+    """The stream registry over ``session`` (which it writes in, without Redis)."""
     redis = app_state(request).redis
     idle = settings_of(request).stream_idle_seconds
     return stream_registry(session, redis=redis, idle_seconds=idle)
+
+
+async def _registry(request: Request, session: DbSession) -> StreamRegistry:
+    return registry_for(request, session)
 
 
 # The payment provider in use; the local checkout writes in the request's transaction.

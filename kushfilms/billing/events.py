@@ -43,6 +43,7 @@ from kushfilms.billing.stripe_objects import (
 )
 from kushfilms.config import Settings
 from kushfilms.kit.clock import utcnow
+from kushfilms.kit.dates import day
 from kushfilms.models import (
     BillingEvent,
     Payment,
@@ -279,7 +280,14 @@ def record_invoice(
 
 
 def _describe(invoice: Invoice, settings: Settings) -> str:
+    """The payment as the viewer's history names it: "Kush Films Basic, monthly", or for
+    an upgrade "Upgrade to Premium, prorated for 20 Jan 2027 to 3 Feb 2027"."""
     offer = invoice.offer(plans_from(settings))
+    if offer is not None and invoice.proration is not None:
+        prorated = invoice.proration
+        change = "Upgrade" if prorated.amount > 0 else "Change"
+        span = f"{day(prorated.start)} to {day(prorated.end)}"
+        return f"{change} to {offer.name}, prorated for {span}"
     if offer is not None:
         return f"Kush Films {offer.name}, monthly"
     return (invoice.line_description or invoice.description or "Kush Films subscription")[

@@ -30,10 +30,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kushfilms.billing import events
+from kushfilms.billing import local_invoices as invoices
 from kushfilms.billing import local_records as records
+from kushfilms.billing.local_invoices import RETRY_DAYS
 from kushfilms.billing.plans import plans_from
 from kushfilms.billing.provider import LOCAL_CUSTOMER_PREFIX, EventReader
-from kushfilms.billing.stripe_objects import Prepared, ProviderSubscription, subscription_of_event
+from kushfilms.billing.stripe_objects import (
+    Prepared,
+    Proration,
+    ProviderSubscription,
+    subscription_of_event,
+    timestamp,
+)
 from kushfilms.config import Settings
 from kushfilms.errors import Conflict, Unprocessable
 from kushfilms.kit.clock import utcnow
@@ -41,7 +49,6 @@ from kushfilms.kit.clock import utcnow
 PAYS = "4242424242424242"
 RENEWALS_FAIL = "4000000000000341"
 DECLINED = "4000000000000002"
-RETRY_DAYS = 3  # a failed renewal is tried again after this long
 
 
 class CardDeclined(Unprocessable):
@@ -187,23 +194,40 @@ class LocalProvider:
         await self._tell("customer.subscription.updated", data)
         return ProviderSubscription.from_stripe(data)
 
-    async def change_price(
-        self, subscription_id: str, price_id: str, *, prorate: bool
-    ) -> ProviderSubscription:
-        data = await self._get(subscription_id, "subscription", lock=True)
+    def _proration(self, data: dict[str, Any], price_id: str, at: datetime) -> list[dict[str, Any]]:
+        """The prorated lines of switching ``data`` to ``price_id`` as of ``at``: none
+        unless it is to a dearer plan."""
+        plans = plans_from(self.settings)
         item = data["items"]["data"][0]
-        old = plans_from(self.settings).by_price(item["price"]["id"])
-        new = plans_from(self.settings).by_price(price_id)
+        old, new = plans.by_price(item["price"]["id"]), plans.by_price(price_id)
         if new is None:
             raise Unprocessable("No plan sells that price.")
-        item["price"] = {"id": price_id}
+        if old is None or new.price_cents <= old.price_cents:
+            return []
+        return invoices.proration_lines(item, old=old, new=new, at=_unix(at))
+
+    async def preview_change(
+        self, subscription_id: str, price_id: str, *, proration_date: datetime
+    ) -> Proration:
+        data = await self._get(subscription_id, "subscription")
+        lines = self._proration(data, price_id, proration_date)
+        found = Proration.from_stripe(
+            {"currency": self.settings.currency, "lines": {"data": lines}}
+        )
+        end = data["items"]["data"][0]["current_period_end"]
+        empty = Proration(0, self.settings.currency, proration_date, timestamp(end), price_id)
+        return found or empty
+
+    async def change_price(
+        self, subscription_id: str, price_id: str, *, proration_date: datetime | None
+    ) -> ProviderSubscription:
+        data = await self._get(subscription_id, "subscription", lock=True)
+        lines = [] if proration_date is None else self._proration(data, price_id, proration_date)
+        data["items"]["data"][0]["price"] = {"id": price_id}
         data["cancel_at_period_end"] = False
         await self._put("subscription", data)
-        if prorate and old is not None and new.price_cents > old.price_cents:
-            start, end = item["current_period_start"], item["current_period_end"]
-            left = max(0.0, (end - _unix(utcnow())) / max(1, end - start))
-            amount = round((new.price_cents - old.price_cents) * left)
-            await self._invoice(data, amount, "Upgrade to " + new.name + " (prorated)", paid=True)
+        if lines:
+            await self._invoice(data, lines, reason="subscription_update", paid=True)
         await self._tell("customer.subscription.updated", data)
         return ProviderSubscription.from_stripe(data)
 
@@ -270,45 +294,32 @@ class LocalProvider:
         await self._put("subscription", subscription)
         checkout.update(status="complete", subscription=subscription["id"])
         await self._put("checkout_session", checkout)
-        offer = plans_from(self.settings).by_price(checkout["price"])
-        description = f"Kush Films {offer.name}, monthly" if offer else "Kush Films"
         await self._tell("checkout.session.completed", checkout)
         await self._tell("customer.subscription.created", subscription)
-        await self._invoice(subscription, offer.price_cents if offer else 0, description, paid=True)
+        await self._invoice(
+            subscription, self._period_lines(subscription), reason="subscription_create", paid=True
+        )
         return str(checkout["success_url"])
 
-    async def _invoice(
-        self, subscription: dict[str, Any], amount: int, description: str, *, paid: bool
-    ) -> dict[str, Any]:
+    def _period_lines(self, subscription: dict[str, Any]) -> list[dict[str, Any]]:
+        """The line that charges the subscription's current period at its plan's price."""
         item = subscription["items"]["data"][0]
-        now = _unix(utcnow())
-        invoice = {
-            "id": _id("in"),
-            "object": "invoice",
-            "customer": subscription["customer"],
-            "subscription": subscription["id"],
-            "currency": self.settings.currency,
-            "amount_due": amount,
-            "amount_paid": amount if paid else 0,
-            "status": "paid" if paid else "open",
-            "charge": _id("ch") if paid else None,
-            "created": now,
-            "status_transitions": {"paid_at": now if paid else None},
-            "next_payment_attempt": None if paid else now + RETRY_DAYS * 86400,
-            "lines": {
-                "object": "list",
-                "data": [
-                    {
-                        "description": description,
-                        "price": item["price"],
-                        "period": {
-                            "start": item["current_period_start"],
-                            "end": item["current_period_end"],
-                        },
-                    }
-                ],
-            },
-        }
+        offer = plans_from(self.settings).by_price(item["price"]["id"])
+        description = f"Kush Films {offer.name}, monthly" if offer else "Kush Films"
+        return [invoices.period_line(item, offer.price_cents if offer else 0, description)]
+
+    async def _invoice(
+        self, subscription: dict[str, Any], lines: list[dict[str, Any]], *, reason: str, paid: bool
+    ) -> dict[str, Any]:
+        invoice = invoices.invoice(
+            subscription,
+            lines,
+            invoice_id=_id("in"),
+            charge_id=_id("ch") if paid else None,
+            currency=self.settings.currency,
+            reason=reason,
+            now=_unix(utcnow()),
+        )
         await self._put("invoice", invoice)
         await self._tell("invoice.paid" if paid else "invoice.payment_failed", invoice)
         return invoice
@@ -338,9 +349,6 @@ class LocalProvider:
             await self._put("subscription", data)
             await self._tell("customer.subscription.deleted", data)
             return
-        offer = plans_from(self.settings).by_price(item["price"]["id"])
-        amount = offer.price_cents if offer else 0
-        description = f"Kush Films {offer.name}, monthly" if offer else "Kush Films"
         if data.get("renewals_fail"):
             grace = timedelta(days=self.settings.past_due_grace_days)
             overdue_since = data.get("past_due_since") or item["current_period_end"]
@@ -353,7 +361,9 @@ class LocalProvider:
                     retry_at=_unix(now + timedelta(days=RETRY_DAYS)),
                 )
             await self._put("subscription", data)
-            await self._invoice(data, amount, description, paid=False)
+            await self._invoice(
+                data, self._period_lines(data), reason="subscription_cycle", paid=False
+            )
             await self._tell("customer.subscription.updated", data)
             return
         start = item["current_period_end"]
@@ -361,5 +371,5 @@ class LocalProvider:
         item["current_period_end"] = _unix(add_month(datetime.fromtimestamp(start, tz=now.tzinfo)))
         data.update(status="active", past_due_since=None, retry_at=None)
         await self._put("subscription", data)
-        await self._invoice(data, amount, description, paid=True)
+        await self._invoice(data, self._period_lines(data), reason="subscription_cycle", paid=True)
         await self._tell("customer.subscription.updated", data)

@@ -79,6 +79,7 @@ def tell_payment(
             amount=amount,
             currency=payment.currency,
             payment_id=payment.provider_payment_id,
+            **({"description": payment.description} if invoice.proration else {}),
             period_start=_date(invoice.period_start) if invoice.period_start else "",
             period_end=_date(invoice.period_end) if invoice.period_end else "",
             paid_at=payment.paid_at,

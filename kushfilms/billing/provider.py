@@ -7,11 +7,12 @@ service asks this interface whatever differs between them.
 """
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from kushfilms.billing.stripe_objects import Prepared, ProviderSubscription
+from kushfilms.billing.stripe_objects import Prepared, Proration, ProviderSubscription
 from kushfilms.errors import KushError
 
 # The prefix of the customers the local checkout makes; no Stripe id has it.
@@ -66,11 +67,20 @@ class PaymentProvider(Protocol):
         self, subscription_id: str, cancel: bool
     ) -> ProviderSubscription: ...
 
+    async def preview_change(
+        self, subscription_id: str, price_id: str, *, proration_date: datetime
+    ) -> Proration:
+        """What switching the subscription to ``price_id``, prorated as of
+        ``proration_date``, would charge at once (nothing changes)."""
+        ...
+
     async def change_price(
-        self, subscription_id: str, price_id: str, *, prorate: bool
+        self, subscription_id: str, price_id: str, *, proration_date: datetime | None
     ) -> ProviderSubscription:
-        """Switch the subscription to another price: charged now with proration
-        (an upgrade) or from the next period (a downgrade)."""
+        """Switch the subscription to another price: with a ``proration_date``, the rest
+        of the period charged at once, prorated as of that moment, exactly as
+        :meth:`preview_change` showed it (an upgrade); without, from the next period
+        (a downgrade)."""
         ...
 
     async def portal_url(self, customer: str, return_url: str) -> str:

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import stripe
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -16,8 +17,10 @@ from kushfilms.billing.deps import Provider, base_url
 from kushfilms.billing.plans import plans_from
 from kushfilms.billing.provider import PaymentProvider
 from kushfilms.billing.schemas import (
+    ChangePreviewOut,
     CheckoutOut,
     PaymentOut,
+    PlanChange,
     PlanChoice,
     PlanOut,
     PortalOut,
@@ -28,13 +31,17 @@ from kushfilms.config import Settings
 from kushfilms.deps import DbSession, PageQuery, ReadSession, settings_of
 from kushfilms.errors import COMMON_ERRORS, BadRequest, KushError, error_responses
 from kushfilms.kit.pagination import Page, to_page
-from kushfilms.models import User
+from kushfilms.models import Plan, User
 from kushfilms.state import app_state
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["billing"], responses=error_responses(*COMMON_ERRORS))
 SIGNED_IN = error_responses(401)
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
 
 
 class BadSignature(BadRequest):
@@ -123,14 +130,41 @@ async def resume_subscription(
     return await _status(session, request, user)
 
 
+@router.get("/api/subscriptions/change-preview", responses=error_responses(401, 404, 409, 502))
+async def preview_plan_change(
+    request: Request,
+    user: CurrentUser,
+    session: ReadSession,
+    provider: Provider,
+    plan: Annotated[
+        Plan, BeforeValidator(_upper), Query(description="BASIC or PREMIUM (any case)")
+    ],
+) -> ChangePreviewOut:
+    """What changing to ``plan`` would charge now and bill next, before anything
+    changes (Stripe's invoice preview, or the local checkout's own sum). 404
+    `no_subscription`, 409 `same_plan`, 422 `not_a_paid_plan` for FREE."""
+    found = await service.preview_change(
+        session, provider, settings_of(request), user=user, plan=plan
+    )
+    return ChangePreviewOut.of(found)
+
+
 @router.post("/api/subscriptions/change", responses=error_responses(401, 404, 409, 502))
 async def change_subscription(
-    request: Request, body: PlanChoice, user: CurrentUser, session: DbSession, provider: Provider
+    request: Request, body: PlanChange, user: CurrentUser, session: DbSession, provider: Provider
 ) -> SubscriptionStatusOut:
-    """Upgrade now (the rest of the period is charged pro rata) or downgrade from
-    the next period."""
+    """Upgrade now (the rest of the period is charged pro rata: with a preview's
+    ``proration_date``, exactly the amount it showed) or downgrade from the next
+    period. 409 `same_plan`, `preview_expired`; 422 `invalid_proration_date`."""
     settings = settings_of(request)
-    await service.change(session, provider, settings, user=user, plan=body.plan)
+    await service.change(
+        session,
+        provider,
+        settings,
+        user=user,
+        plan=body.plan,
+        proration_date=body.proration_date,
+    )
     return await _status(session, request, user)
 
 

@@ -1,8 +1,10 @@
 import uuid
 from datetime import datetime
+from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
+from kushfilms.billing.service import ChangePreview
 from kushfilms.kit.schema import RequestModel, ResponseModel
 from kushfilms.models import Payment, PaymentStatus, Plan, SubscriptionStatus
 
@@ -24,6 +26,58 @@ class PlanOut(ResponseModel):
 
 class PlanChoice(RequestModel):
     plan: Plan = Field(description="BASIC or PREMIUM")
+
+
+class PlanChange(PlanChoice):
+    proration_date: AwareDatetime | None = Field(
+        default=None,
+        description="The `proration_date` of `GET /api/subscriptions/change-preview`: an"
+        " upgrade is then charged exactly the preview's `amount_due_now`. At most an hour"
+        " old (else 409 `preview_expired`); without it the upgrade is prorated from now.",
+    )
+
+
+class ChangePreviewOut(ResponseModel):
+    plan: Plan = Field(description="The plan asked for")
+    current_plan: Plan = Field(description="The plan paid for now")
+    change: Literal["upgrade", "downgrade", "keep"] = Field(
+        description="upgrade: starts now, the rest of the period charged pro rata;"
+        " downgrade: starts when the period ends, nothing charged or refunded;"
+        " keep: takes back a downgrade not yet begun"
+    )
+    amount_due_now: int = Field(
+        description="Charged on confirming, in the currency's smallest unit: the"
+        " difference between the plans for the rest of the period, from"
+        " `proration_date` to `period_end` (0 unless an upgrade)"
+    )
+    currency: str
+    period_start: datetime = Field(description="The period paid for now")
+    period_end: datetime
+    proration_date: datetime = Field(
+        description="Pass it to `POST /api/subscriptions/change` to be charged this amount"
+    )
+    starts_at: datetime = Field(description="When the plan asked for becomes the viewer's")
+    next_bill_amount: int = Field(description="In the currency's smallest unit")
+    next_bill_at: datetime
+    resumes: bool = Field(description="The change also takes back a cancellation")
+
+    @classmethod
+    def of(cls, preview: ChangePreview) -> "ChangePreviewOut":
+        starts = preview.period_end if preview.kind == "downgrade" else preview.proration_date
+        return cls(
+            plan=preview.plan,
+            current_plan=preview.current,
+            change=preview.kind,
+            amount_due_now=preview.amount_due_now,
+            currency=preview.currency,
+            period_start=preview.period_start,
+            period_end=preview.period_end,
+            proration_date=preview.proration_date,
+            starts_at=starts,
+            next_bill_amount=preview.next_bill_amount,
+            next_bill_at=preview.next_bill_at,
+            resumes=preview.resumes,
+        )
 
 
 class CheckoutOut(ResponseModel):

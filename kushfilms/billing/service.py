@@ -7,6 +7,7 @@ this module asks it, through its interface, whatever differs between providers.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +51,30 @@ class NotCanceled(Conflict):
 class NotAPaidPlan(Unprocessable):
     code = "not_a_paid_plan"
     message = "Choose BASIC or PREMIUM. To go back to Free, cancel your subscription."
+
+
+class SamePlan(Conflict):
+    code = "same_plan"
+    message = "You are on this plan already."
+
+
+class PreviewExpired(Conflict):
+    code = "preview_expired"
+    message = (
+        "The amount shown is out of date (it was worked out over an hour ago, or before"
+        " your current period began). Look at the change again, then confirm it."
+    )
+
+
+class InvalidProrationDate(Unprocessable):
+    code = "invalid_proration_date"
+    message = "The proration date is in the future: pass the one the preview gave."
+
+
+# How long a preview's amount can be confirmed: an older proration date charges for
+# time already gone by (a cent or so an hour), which nobody agreed to.
+PREVIEW_LIFETIME = timedelta(hours=1)
+CLOCK_SKEW = timedelta(minutes=1)  # between the server that previewed and the one confirming
 
 
 def _paid_offer(plans: Plans, plan: Plan) -> PlanOffer:
@@ -96,6 +121,11 @@ def is_live(subscription: Subscription | None) -> bool:
     return subscription is not None and subscription.status in events.LIVE
 
 
+def must_confirm_email(settings: Settings, user: User) -> bool:
+    """Whether the viewer has to confirm their address before they may subscribe."""
+    return settings.require_verified_email_to_subscribe and not user.email_verified
+
+
 async def start_checkout(
     session: AsyncSession,
     provider: PaymentProvider,
@@ -108,7 +138,7 @@ async def start_checkout(
     """A checkout for ``plan``; returns the URL to send the viewer to. A viewer must have
     confirmed their address first, unless KF_REQUIRE_VERIFIED_EMAIL_TO_SUBSCRIBE=false."""
     offer = _paid_offer(plans_from(settings), plan)
-    if settings.require_verified_email_to_subscribe and not user.email_verified:
+    if must_confirm_email(settings, user):
         raise EmailNotVerified()
     if is_live(await subscription_of(session, user)):
         raise AlreadySubscribed()
@@ -188,6 +218,86 @@ async def resume(
     return await _applied(session, provider, settings, subscription, remote)
 
 
+ChangeKind = Literal["upgrade", "downgrade", "keep"]
+
+
+def _change_kind(subscription: Subscription, plan: Plan, offer: PlanOffer) -> ChangeKind:
+    """An upgrade (starts now, charged pro rata), a downgrade (starts with the next
+    period), or keeping the plan paid for (taking back a downgrade not yet begun)."""
+    current = subscription.plan
+    if plan == current:
+        if subscription.scheduled_plan is None:
+            raise SamePlan(f"You are on {offer.name} already.")
+        return "keep"
+    return "upgrade" if RANK[plan] > RANK[current] else "downgrade"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePreview:
+    """What a change of plan does, before it is made."""
+
+    plan: Plan  # asked for
+    current: Plan  # paid for now
+    kind: ChangeKind
+    amount_due_now: int  # charged when confirmed (an upgrade's proration; else 0)
+    currency: str
+    period_start: datetime  # the period paid for now
+    period_end: datetime
+    proration_date: datetime  # the amount is the rest of the period from here
+    next_bill_amount: int
+    next_bill_at: datetime
+    resumes: bool  # the change also takes back a cancellation
+
+
+async def preview_change(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    settings: Settings,
+    *,
+    user: User,
+    plan: Plan,
+) -> ChangePreview:
+    """What changing to ``plan`` now would charge and bill, asking the provider for an
+    upgrade's proration; nothing changes. Confirming with the preview's
+    ``proration_date`` (:func:`change`) charges exactly ``amount_due_now``."""
+    plans = plans_from(settings)
+    offer = _paid_offer(plans, plan)
+    subscription = await _live(session, user)
+    kind = _change_kind(subscription, plan, offer)
+    at = utcnow().replace(microsecond=0)  # the providers count whole seconds
+    amount = 0
+    if kind == "upgrade":
+        proration = await provider.preview_change(
+            subscription.provider_subscription_id, offer.price_id, proration_date=at
+        )
+        amount = proration.amount
+    return ChangePreview(
+        plan=plan,
+        current=subscription.plan,
+        kind=kind,
+        amount_due_now=amount,
+        currency=offer.currency,
+        period_start=subscription.current_period_start,
+        period_end=subscription.current_period_end,
+        proration_date=at,
+        next_bill_amount=offer.price_cents,
+        next_bill_at=subscription.current_period_end,
+        resumes=subscription.cancel_at_period_end,
+    )
+
+
+def _proration_date(subscription: Subscription, given: datetime | None) -> datetime:
+    """The moment an upgrade is prorated from: the preview's, while it still holds."""
+    now = utcnow()
+    if given is None:
+        return now.replace(microsecond=0)
+    if given > now + CLOCK_SKEW:
+        raise InvalidProrationDate()
+    if given < now - PREVIEW_LIFETIME or given < subscription.current_period_start:
+        raise PreviewExpired()
+    return given
+
+
 async def change(
     session: AsyncSession,
     provider: PaymentProvider,
@@ -195,17 +305,18 @@ async def change(
     *,
     user: User,
     plan: Plan,
+    proration_date: datetime | None = None,
 ) -> Subscription:
-    """An upgrade starts now, charged pro rata; a downgrade starts with the next period."""
+    """An upgrade starts now, charged pro rata (as of ``proration_date``, a preview's,
+    so that the charge is what the preview showed; else as of now); a downgrade starts
+    with the next period."""
     plans = plans_from(settings)
     offer = _paid_offer(plans, plan)
     subscription = await _live(session, user)
-    current = subscription.plan
-    if plan == current and subscription.scheduled_plan is None:
-        raise Conflict(f"You are on {offer.name} already.")
-    upgrade = RANK[plan] > RANK[current]
+    kind = _change_kind(subscription, plan, offer)
+    at = _proration_date(subscription, proration_date) if kind == "upgrade" else None
     remote = await provider.change_price(
-        subscription.provider_subscription_id, offer.price_id, prorate=upgrade
+        subscription.provider_subscription_id, offer.price_id, proration_date=at
     )
     return await _applied(session, provider, settings, subscription, remote)
 

@@ -3,7 +3,7 @@
 Each playback opens a stream session for the viewer's device; the player's
 progress reports are its heartbeats. A session lapses ``stream_idle_seconds``
 after its last heartbeat, and a device whose session lapsed may start again only
-if a slot is free. The same device opening another film keeps its session.
+if a slot is free. The same device opening another film keeps its place.
 
 Two registries behind one interface: Redis when ``KF_REDIS_URL`` is set (a
 sorted set of devices per viewer, scored by their last heartbeat, and a hash of
@@ -11,6 +11,10 @@ their details, changed by Lua scripts so that a check and its claim are one
 step), else the database (``stream_sessions`` rows, one viewer's starts
 serialised by a lock on their ``users`` row; on SQLite by the write
 transaction itself).
+
+A stream is known by its device and the moment it started: each playback start starts
+it again, heartbeats carry it on. A closing page ends the stream it started, by that
+moment, never one a newer page of the same browser (a reload, the next film) started.
 """
 
 import json
@@ -25,6 +29,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kushfilms.accounts import device_names
 from kushfilms.accounts.devices import LABEL_LENGTH, Device
 from kushfilms.billing.service import entitlement_for
 from kushfilms.catalog import service as catalog
@@ -53,18 +58,25 @@ class Stream:
     started_at: datetime
     last_seen_at: datetime
     movie: Film | None = None  # filled in for people by :func:`describe`
+    name: str | None = None  # the viewer's name for the device, by :func:`describe`
 
     def as_json(self) -> dict[str, Any]:
         movie = self.movie
         return {
             "device_id": self.device_id,
             "label": self.label,
+            "name": self.name,
             "movie": {"id": str(movie.id), "title": movie.title, "slug": movie.slug}
             if movie
             else None,
             "started_at": _iso(self.started_at),
             "last_seen_at": _iso(self.last_seen_at),
         }
+
+
+# How near two starts of one device's stream must be to be the same start: a clock's
+# reading kept in the database or in Redis comes back within microseconds of itself.
+SAME_START = timedelta(milliseconds=1)
 
 
 def _iso(moment: datetime) -> str:
@@ -98,8 +110,8 @@ class StreamRegistry(Protocol):
     """Where stream sessions live. ``limit`` is how many the viewer's plan allows."""
 
     async def open(self, user: User, device: Device, *, movie_id: uuid.UUID, limit: int) -> Stream:
-        """Start (or, for a device already playing, carry on) a stream; TooManyStreams
-        when the viewer's other devices hold every slot."""
+        """Start a stream (a device already playing keeps its place, its stream started
+        again); TooManyStreams when the viewer's other devices hold every slot."""
         ...
 
     async def heartbeat(
@@ -108,8 +120,9 @@ class StreamRegistry(Protocol):
         """Keep a device's stream alive; a lapsed one starts again only if a slot is free."""
         ...
 
-    async def end(self, user: User, device_id: str) -> bool:
-        """Stop a device's stream; False when it was not playing."""
+    async def end(self, user: User, device_id: str, *, started_at: datetime | None = None) -> bool:
+        """Stop a device's stream; False when it was not playing. With ``started_at``,
+        only the stream that started then (within :data:`SAME_START`)."""
         ...
 
     async def active(self, user: User) -> list[Stream]:
@@ -136,20 +149,24 @@ async def keep_watching(
     return await streams.heartbeat(viewer, device, movie_id=movie_id, limit=limit)
 
 
-async def describe(session: AsyncSession, streams: list[Stream]) -> list[Stream]:
-    """The streams with their films' titles and slugs."""
+async def describe(session: AsyncSession, user: User, streams: list[Stream]) -> list[Stream]:
+    """The streams with their films' titles and slugs, and the names the viewer gave
+    their devices."""
     ids = list({stream.movie_id for stream in streams if stream.movie_id})
     movies = await catalog.movies_by_id(session, ids)
+    names = await device_names.names_of(session, user.id, (s.device_id for s in streams))
     described = []
     for stream in streams:
         movie = movies.get(stream.movie_id) if stream.movie_id else None
         film = Film(movie.id, movie.title, movie.slug) if movie else None
-        described.append(replace(stream, movie=film))
+        described.append(replace(stream, movie=film, name=names.get(stream.device_id)))
     return described
 
 
-async def _refusal(session: AsyncSession, live: list[Stream], limit: int) -> TooManyStreams:
-    return TooManyStreams(await describe(session, _oldest_first(live)), limit)
+async def _refusal(
+    session: AsyncSession, user: User, live: list[Stream], limit: int
+) -> TooManyStreams:
+    return TooManyStreams(await describe(session, user, _oldest_first(live)), limit)
 
 
 def _oldest_first(streams: list[Stream]) -> list[Stream]:
@@ -164,19 +181,31 @@ class DatabaseStreams:
         self.idle = timedelta(seconds=idle_seconds)
 
     async def open(self, user: User, device: Device, *, movie_id: uuid.UUID, limit: int) -> Stream:
+        return await self._claim(user, device, movie_id=movie_id, limit=limit, restart=True)
+
+    async def heartbeat(
+        self, user: User, device: Device, *, movie_id: uuid.UUID, limit: int
+    ) -> Stream:
+        return await self._claim(user, device, movie_id=movie_id, limit=limit, restart=False)
+
+    async def _claim(
+        self, user: User, device: Device, *, movie_id: uuid.UUID, limit: int, restart: bool
+    ) -> Stream:
         now = utcnow()
         rows = await self._rows(user, lock=True)
         mine = next((row for row in rows if row.device_id == device.id), None)
         live = [row for row in rows if self._alive(row, now)]
         if mine is None or mine not in live:
             if len(live) >= limit:
-                raise await _refusal(self.session, [_stream(row) for row in live], limit)
+                raise await _refusal(self.session, user, [_stream(row) for row in live], limit)
             for row in rows:  # lapsed sessions are forgotten when a new one starts
                 if row not in live and row is not mine:
                     await self.session.delete(row)
             if mine is None:
                 mine = StreamSession(user_id=user.id, device_id=device.id)
                 self.session.add(mine)
+            restart = True
+        if restart:
             mine.started_at = now
         mine.movie_id = movie_id
         mine.label = device.label[:LABEL_LENGTH]
@@ -184,14 +213,13 @@ class DatabaseStreams:
         await self.session.flush()
         return _stream(mine)
 
-    async def heartbeat(
-        self, user: User, device: Device, *, movie_id: uuid.UUID, limit: int
-    ) -> Stream:
-        return await self.open(user, device, movie_id=movie_id, limit=limit)
-
-    async def end(self, user: User, device_id: str) -> bool:
-        row = next((row for row in await self._rows(user) if row.device_id == device_id), None)
+    async def end(self, user: User, device_id: str, *, started_at: datetime | None = None) -> bool:
+        # A page's own end waits for a start of the same device under way (the lock).
+        rows = await self._rows(user, lock=started_at is not None)
+        row = next((row for row in rows if row.device_id == device_id), None)
         if row is None:
+            return False
+        if started_at is not None and abs(row.started_at - started_at) >= SAME_START:
             return False
         await self.session.delete(row)
         await self.session.flush()
@@ -200,7 +228,7 @@ class DatabaseStreams:
     async def active(self, user: User) -> list[Stream]:
         now = utcnow()
         live = [_stream(row) for row in await self._rows(user) if self._alive(row, now)]
-        return await describe(self.session, _oldest_first(live))
+        return await describe(self.session, user, _oldest_first(live))
 
     def _alive(self, row: StreamSession, now: datetime) -> bool:
         return row.last_seen_at > now - self.idle
@@ -238,7 +266,8 @@ if #lapsed > 0 then
   redis.call('HDEL', info_key, unpack(lapsed))
 end
 """
-# ARGV: idle seconds, device, limit, movie id, label -> {1, now, started}, or {0} when full
+# ARGV: idle seconds, device, limit, movie id, label, "1" to start the stream again
+# -> {1, now, started}, or {0} when full
 _CLAIM = (
     _PRUNE
     + """
@@ -246,7 +275,7 @@ local device, limit = ARGV[2], tonumber(ARGV[3])
 local started = now
 if redis.call('ZSCORE', live_key, device) then
   local info = redis.call('HGET', info_key, device)
-  if info then started = tonumber(cjson.decode(info).started_at) end
+  if info and ARGV[6] ~= '1' then started = tonumber(cjson.decode(info).started_at) end
 elseif redis.call('ZCARD', live_key) >= limit then
   return {0}
 end
@@ -273,10 +302,15 @@ end
 return out
 """
 )
-# ARGV: idle seconds, device -> 1 when it was playing
+# ARGV: idle seconds, device, its stream's start or "" for any -> 1 when it was playing
 _END = (
     _PRUNE
     + """
+if ARGV[3] ~= '' then
+  local info = redis.call('HGET', info_key, ARGV[2])
+  local started = info and tonumber(cjson.decode(info).started_at)
+  if not started or math.abs(started - tonumber(ARGV[3])) >= tonumber(ARGV[4]) then return 0 end
+end
 redis.call('HDEL', info_key, ARGV[2])
 return redis.call('ZREM', live_key, ARGV[2])
 """
@@ -298,30 +332,36 @@ class RedisStreams:
         self._end = redis.register_script(_END)
 
     async def open(self, user: User, device: Device, *, movie_id: uuid.UUID, limit: int) -> Stream:
+        return await self._open(user, device, movie_id=movie_id, limit=limit, restart=True)
+
+    async def heartbeat(
+        self, user: User, device: Device, *, movie_id: uuid.UUID, limit: int
+    ) -> Stream:
+        return await self._open(user, device, movie_id=movie_id, limit=limit, restart=False)
+
+    async def _open(
+        self, user: User, device: Device, *, movie_id: uuid.UUID, limit: int, restart: bool
+    ) -> Stream:
         label = device.label[:LABEL_LENGTH]
+        args = (self.idle, device.id, limit, str(movie_id), label, "1" if restart else "0")
         try:
-            reply = await self._claim(
-                keys=self._keys(user), args=[self.idle, device.id, limit, str(movie_id), label]
-            )
+            reply = await self._claim(keys=self._keys(user), args=args)
         except RedisError:
             log.exception("stream registry unavailable; letting the stream start")
             now = utcnow()
             return Stream(device.id, label, movie_id, now, now)
         if not int(reply[0]):
-            raise await _refusal(self.session, await self._streams(user), limit)
+            raise await _refusal(self.session, user, await self._streams(user), limit)
         now = _time(reply[1])
         return Stream(device.id, label, movie_id, _time(reply[2]), now)
 
-    async def heartbeat(
-        self, user: User, device: Device, *, movie_id: uuid.UUID, limit: int
-    ) -> Stream:
-        return await self.open(user, device, movie_id=movie_id, limit=limit)
-
-    async def end(self, user: User, device_id: str) -> bool:
-        return bool(await self._end(keys=self._keys(user), args=[self.idle, device_id]))
+    async def end(self, user: User, device_id: str, *, started_at: datetime | None = None) -> bool:
+        started = f"{started_at.timestamp():.6f}" if started_at is not None else ""
+        args = (self.idle, device_id, started, SAME_START.total_seconds())
+        return bool(await self._end(keys=self._keys(user), args=args))
 
     async def active(self, user: User) -> list[Stream]:
-        return await describe(self.session, _oldest_first(await self._streams(user)))
+        return await describe(self.session, user, _oldest_first(await self._streams(user)))
 
     async def _streams(self, user: User) -> list[Stream]:
         reply = await self._live(keys=self._keys(user), args=[self.idle])

@@ -158,6 +158,45 @@ class CompletedCheckout:
         return cls(str(customer) if customer else None, as_uuid(data.get("client_reference_id")))
 
 
+def _is_proration(line: dict[str, Any]) -> bool:
+    """Whether an invoice line is a proration: flagged on the line before Stripe's API of
+    2025-03-31, on its parent's subscription item (or invoice item) details since."""
+    parent = line.get("parent") or {}
+    details = parent.get("subscription_item_details") or parent.get("invoice_item_details") or {}
+    return bool(line.get("proration") or details.get("proration"))
+
+
+@dataclass(frozen=True, slots=True)
+class Proration:
+    """What a change of price charges at once: the prorated lines of an invoice (or of
+    a preview of one), which credit the old price's unused time and charge the new
+    price's remaining time, from the proration date to the period's end."""
+
+    amount: int  # the lines' sum, in the currency's smallest unit
+    currency: str | None
+    start: datetime  # the proration date
+    end: datetime  # the period's end
+    price_id: str | None  # of the line that charges the new price
+
+    @classmethod
+    def from_stripe(cls, data: dict[str, Any]) -> "Proration | None":
+        """The proration of an invoice; None when it has no prorated lines."""
+        lines = [
+            line for line in (data.get("lines") or {}).get("data") or [] if _is_proration(line)
+        ]
+        if not lines:
+            return None
+        periods = [line.get("period") or {} for line in lines]
+        charged = [line for line in lines if int(line.get("amount") or 0) > 0]
+        return cls(
+            amount=sum(int(line.get("amount") or 0) for line in lines),
+            currency=str(data["currency"]) if data.get("currency") else None,
+            start=timestamp(min(int(period.get("start") or 0) for period in periods)),
+            end=timestamp(max(int(period.get("end") or 0) for period in periods)),
+            price_id=_line_price(charged[0]) if charged else None,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Invoice:
     id: str
@@ -174,6 +213,7 @@ class Invoice:
     price_ids: list[str]  # of its lines, in order
     line_description: str | None  # of its first line that has one
     description: str | None
+    proration: Proration | None  # when it charges a change of plan, and nothing else
 
     @classmethod
     def from_stripe(cls, data: dict[str, Any]) -> "Invoice":
@@ -197,11 +237,15 @@ class Invoice:
             price_ids=[_line_price(line) for line in lines],
             line_description=str(described) if described else None,
             description=str(data["description"]) if data.get("description") else None,
+            # A change of plan's own invoice (a renewal may carry prorations as well).
+            proration=Proration.from_stripe(data) if all(map(_is_proration, lines)) else None,
         )
 
     def offer(self, plans: Plans) -> PlanOffer | None:
-        """The plan the invoice is for, from its lines' prices."""
-        for price_id in self.price_ids:
+        """The plan the invoice is for, from its lines' prices: for a change of plan, the
+        one changed to (its first line may credit the plan changed from)."""
+        charged = [self.proration.price_id] if self.proration and self.proration.price_id else []
+        for price_id in charged + self.price_ids:
             offer = plans.by_price(price_id)
             if offer is not None:
                 return offer

@@ -1,6 +1,7 @@
 """Stripe through its own SDK (async, over httpx), at KF_STRIPE_API_BASE."""
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import stripe
@@ -8,9 +9,11 @@ import stripe
 from kushfilms.billing.provider import LOCAL_CUSTOMER_PREFIX, EventReader, ProviderUnavailable
 from kushfilms.billing.stripe_objects import (
     Prepared,
+    Proration,
     ProviderSubscription,
     payment_refs,
     subscription_of_event,
+    timestamp,
 )
 from kushfilms.config import Settings
 from kushfilms.errors import BadRequest
@@ -88,18 +91,43 @@ class StripeProvider:
         )
         return ProviderSubscription.from_stripe(updated.to_dict())
 
-    async def change_price(
-        self, subscription_id: str, price_id: str, *, prorate: bool
-    ) -> ProviderSubscription:
+    async def _item_of(self, subscription_id: str) -> str:
         current = await _call(self.client.v1.subscriptions.retrieve_async(subscription_id))
-        item = current.to_dict()["items"]["data"][0]
+        return str(current.to_dict()["items"]["data"][0]["id"])
+
+    async def preview_change(
+        self, subscription_id: str, price_id: str, *, proration_date: datetime
+    ) -> Proration:
+        """Stripe's preview of the invoice the change makes at once; its prorated lines
+        are what the change charges when made with the same proration date."""
+        item = await self._item_of(subscription_id)
         params: Any = {
-            "items": [{"id": item["id"], "price": price_id}],
-            # An upgrade is charged at once for the rest of the period; a
-            # downgrade starts with the next invoice.
-            "proration_behavior": "always_invoice" if prorate else "none",
+            "subscription": subscription_id,
+            "subscription_details": {
+                "items": [{"id": item, "price": price_id}],
+                "proration_behavior": "always_invoice",
+                "proration_date": int(proration_date.timestamp()),
+            },
+        }
+        preview = await _call(self.client.v1.invoices.create_preview_async(params))
+        data = preview.to_dict()
+        found = Proration.from_stripe(data)
+        end = timestamp(data.get("period_end"))
+        return found or Proration(0, data.get("currency"), proration_date, end, price_id)
+
+    async def change_price(
+        self, subscription_id: str, price_id: str, *, proration_date: datetime | None
+    ) -> ProviderSubscription:
+        item = await self._item_of(subscription_id)
+        params: Any = {
+            "items": [{"id": item, "price": price_id}],
+            # An upgrade is charged at once for the rest of the period, prorated as
+            # previewed; a downgrade starts with the next invoice.
+            "proration_behavior": "none" if proration_date is None else "always_invoice",
             "cancel_at_period_end": False,
         }
+        if proration_date is not None:
+            params["proration_date"] = int(proration_date.timestamp())
         updated = await _call(self.client.v1.subscriptions.update_async(subscription_id, params))
         return ProviderSubscription.from_stripe(updated.to_dict())
 

@@ -31,7 +31,14 @@ class MovieOut(ResponseModel):
     title: str
     slug: str
     description: str
-    thumbnail_url: str | None
+    thumbnail_url: str | None = Field(description="The poster (the same as `poster_url`)")
+    poster_url: str | None = Field(
+        description="The portrait poster (2:3, at its widest: 780 px or the image's width)"
+    )
+    backdrop_url: str | None = Field(
+        description="The landscape backdrop (16:9, at its widest: 1920 px or the image's"
+        " width); when only one picture was given, the other is made from it"
+    )
     duration: int = Field(description="Length in seconds; 0 until the video is processed")
     release_year: int | None
     access_level: AccessLevel

@@ -1,5 +1,5 @@
 """The administrators' film routes: movies with their video's state, publishing,
-deletion, attaching a video and setting a poster."""
+deletion, attaching a video and setting its pictures (poster and backdrop)."""
 
 import uuid
 from typing import Annotated
@@ -15,6 +15,7 @@ from kushfilms.kit.pagination import Page, to_page
 from kushfilms.kit.text import SingleLine
 from kushfilms.media import flows, layout
 from kushfilms.media import service as media
+from kushfilms.media.pictures import Pictures
 from kushfilms.media.schemas import AdminMovieOut, AttachVideo, ThumbnailOut, VideoOut, admin_movie
 from kushfilms.models import AccessLevel
 from kushfilms.state import app_state
@@ -118,14 +119,51 @@ async def attach_video(
 @router.post(
     "/{movie_id}/thumbnail",
     responses=error_responses(404),
-    summary="Upload the movie's poster (JPEG, PNG or WebP, at most 15 MiB)",
+    summary="Upload the movie's poster: portrait, 2:3 (JPEG, PNG or WebP, at most 15 MiB)",
 )
 async def upload_thumbnail(
+    request: Request,
     movie_id: uuid.UUID,
     file: UploadFile,
     _: AdminUser,
-    session: DbSession,
+    caller: ReadSession,
     storage: MediaStorage,
 ) -> ThumbnailOut:
-    key = await flows.set_poster(session, movie_id=movie_id, image=file, storage=storage)
-    return ThumbnailOut(thumbnail_url=layout.art_url(key))
+    await caller.close()  # no transaction stays open across the image work
+    return _pictures_out(
+        await flows.set_picture(
+            app_state(request).db, movie_id=movie_id, kind="poster", image=file, storage=storage
+        )
+    )
+
+
+@router.post(
+    "/{movie_id}/backdrop",
+    responses=error_responses(404),
+    summary="Upload the movie's backdrop: landscape, 16:9 (JPEG, PNG or WebP, at most 15 MiB)",
+)
+async def upload_backdrop(
+    request: Request,
+    movie_id: uuid.UUID,
+    file: UploadFile,
+    _: AdminUser,
+    caller: ReadSession,
+    storage: MediaStorage,
+) -> ThumbnailOut:
+    await caller.close()  # no transaction stays open across the image work
+    return _pictures_out(
+        await flows.set_picture(
+            app_state(request).db, movie_id=movie_id, kind="backdrop", image=file, storage=storage
+        )
+    )
+
+
+def _pictures_out(pictures: Pictures) -> ThumbnailOut:
+    poster, backdrop = pictures.poster_key, pictures.backdrop_key
+    # An upload leaves both: the one uploaded, and the other given or derived.
+    assert poster is not None
+    assert backdrop is not None
+    poster_url = layout.art_url(poster)
+    return ThumbnailOut(
+        thumbnail_url=poster_url, poster_url=poster_url, backdrop_url=layout.art_url(backdrop)
+    )

@@ -30,7 +30,8 @@ async def _views(request: Request) -> ViewCounter:
 
 async def _device(
     request: Request,
-    device_id: Annotated[
+    # Not named device_id: routes with a {device_id} in their path take this dependency too.
+    sent_device_id: Annotated[
         str | None,
         Header(
             alias=DEVICE_HEADER,
@@ -43,7 +44,7 @@ async def _device(
 ) -> Device:
     return api_device(
         request.headers.get("user-agent", ""),
-        sent=device_id,
+        sent=sent_device_id,
         cookie=request.cookies.get(DEVICE_COOKIE),
     )
 

@@ -66,11 +66,21 @@ def progress_position(block: Mapping[str, str]) -> float | None:
     return None
 
 
-def estimate(position: float, duration: float, elapsed: float) -> tuple[float, float | None]:
-    """Percent done and seconds left, assuming the rest goes as fast as the start."""
-    fraction = min(max(position / duration, 0.0), 1.0) if duration > 0 else 0.0
-    eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
-    return fraction * 100, eta
+def fraction_done(block: Mapping[str, str], *, duration: float, frames: float) -> float | None:
+    """How much of the run is done (0 to 1), from one ``-progress`` block.
+
+    The frames written (``frame``, counted on the first video output) tell it when
+    ``frames`` are expected: ``out_time`` is the slowest unfinished stream's position,
+    which runs ahead while one output waits to begin and falls back when another (the
+    sound, say) ends, so it serves only when no frame count is known.
+    """
+    written = block.get("frame", "")
+    if frames > 0 and written.isdigit():
+        return min(int(written) / frames, 1.0)
+    position = progress_position(block)
+    if position is None or duration <= 0:
+        return None
+    return min(position / duration, 1.0)
 
 
 def summarise_errors(lines: Iterable[str], returncode: int) -> str:
@@ -90,10 +100,16 @@ def run_ffmpeg(
     command: list[str],
     *,
     duration: float,
-    on_progress: Callable[[float, float | None], None],
+    frames: float = 0.0,
+    on_progress: Callable[[float], None],
     should_stop: Callable[[], bool],
 ) -> None:
-    """Run a command built with ``-progress pipe:1``; report, obey cancel, explain failure."""
+    """Run a command built with ``-progress pipe:1``; report, obey cancel, explain failure.
+
+    ``on_progress`` gets the fraction done (see :func:`fraction_done`; ``frames``: how
+    many the first video output is to have), at most once a second, never less than it
+    got before, and 1.0 at the end.
+    """
     process = subprocess.Popen(  # noqa: S603 (the command comes from our builders, not from users)
         command,
         stdin=subprocess.DEVNULL,
@@ -115,7 +131,7 @@ def run_ffmpeg(
     for reader in readers:
         reader.start()
     try:
-        _follow(lines, duration, on_progress, should_stop)
+        _follow(lines, duration, frames, on_progress, should_stop)
         returncode = process.wait()
     finally:
         if process.poll() is None:
@@ -130,12 +146,14 @@ def run_ffmpeg(
 def _follow(
     lines: Queue[str | None],
     duration: float,
-    on_progress: Callable[[float, float | None], None],
+    frames: float,
+    on_progress: Callable[[float], None],
     should_stop: Callable[[], bool],
 ) -> None:
     """Read progress until ffmpeg closes its output; raise if asked to stop."""
-    started = last_check = time.monotonic()
+    last_check = time.monotonic()
     last_report = float("-inf")
+    reached = 0.0
     block: dict[str, str] = {}
     while True:
         if time.monotonic() - last_check >= _STOP_CHECK_SECONDS:
@@ -155,13 +173,13 @@ def _follow(
         block[key] = value
         if key != "progress":
             continue  # a block of key=value lines ends with progress=continue|end
-        position, block = progress_position(block), {}
+        done, block = fraction_done(block, duration=duration, frames=frames), {}
         now = time.monotonic()
         if value == "end":
-            on_progress(100.0, 0.0)
-        elif position is not None and now - last_report >= _REPORT_SECONDS:
-            last_report = now
-            on_progress(*estimate(position, duration, now - started))
+            on_progress(1.0)
+        elif done is not None and done > reached and now - last_report >= _REPORT_SECONDS:
+            reached, last_report = done, now
+            on_progress(done)
 
 
 def _queue_lines(stream: IO[str], lines: Queue[str | None]) -> None:

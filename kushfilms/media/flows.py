@@ -1,29 +1,35 @@
 """A film's actions that span the catalogue, its media and the viewer's plan, written
 once for the API, the admin pages and the CLI: publish, unpublish and delete a film, set
-its poster, start playback (a view counted), and a viewer's progress report (the
-device's stream heartbeat).
+its poster or backdrop, start playback (a view counted; an administrator's preview counts
+none), a viewer's progress report (the device's stream heartbeat), and a player leaving (its
+stream ended) or shown again (its stream started again).
 
 A flow takes the session and the collaborators it needs, never commits (the caller's
 transaction does) and raises the domains' errors, which each surface answers its own way.
+Setting a picture is the exception: its image work and storage transfers must run with no
+transaction open, so it takes the database and keeps its own transactions short.
 """
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.accounts.devices import Device
 from kushfilms.billing import streams as billing_streams
-from kushfilms.billing.streams import StreamRegistry
+from kushfilms.billing.streams import Stream, StreamRegistry
 from kushfilms.catalog import service as catalog
 from kushfilms.catalog.view_counter import ViewCounter
 from kushfilms.config import Settings
+from kushfilms.db import Database, transaction
 from kushfilms.errors import KushError
+from kushfilms.media import pictures, watching
 from kushfilms.media import service as media
-from kushfilms.media import watching
 from kushfilms.media.delivery import playback
 from kushfilms.media.delivery.playback import Playback
+from kushfilms.media.pictures import Kind, Pictures
 from kushfilms.media.storage import Storage
 from kushfilms.models import Movie, User, Video, WatchHistory
 from kushfilms.worker.queue import Jobs
@@ -73,18 +79,30 @@ async def delete_film(session: AsyncSession, *, movie_id: uuid.UUID, jobs: Jobs)
     await catalog.delete_movie(session, movie_id)
 
 
-async def set_poster(
-    session: AsyncSession, *, movie_id: uuid.UUID, image: ImageFile, storage: Storage
-) -> str:
-    """Make an uploaded JPEG, PNG or WebP the film's poster; returns its key.
+async def set_picture(
+    db: Database, *, movie_id: uuid.UUID, kind: Kind, image: ImageFile, storage: Storage
+) -> Pictures:
+    """Make an uploaded JPEG, PNG or WebP the film's poster or backdrop (``kind``), and
+    derive the other from it unless an administrator gave that one too; returns the
+    film's pictures.
 
     413 ``payload_too_large`` past ``MAX_POSTER_BYTES`` (read no further than that),
-    415 ``unsupported_image`` for anything that is not such an image.
+    404 for no such film, 415 ``unsupported_image`` for anything that is not such an
+    image; a refused image changes nothing.
     """
     data = await image.read(MAX_POSTER_BYTES + 1)
     if len(data) > MAX_POSTER_BYTES:
         raise PosterTooLarge()
-    return await media.set_poster_from_image(session, movie_id=movie_id, data=data, storage=storage)
+    async with db.reader() as session:
+        movie = await catalog.get_movie(session, movie_id, include_unpublished=True)
+        current = Pictures.of(movie)
+    picture = await pictures.read_upload(data)
+    _, derive = pictures.placement(current, kind, "upload")
+    made = await pictures.make(
+        storage, movie_id, kind=kind, origin="upload", image=picture, derive=derive
+    )
+    async with transaction(db.writer) as session:
+        return await pictures.record(session, movie_id, made)
 
 
 async def start_playback(
@@ -96,9 +114,11 @@ async def start_playback(
     streams: StreamRegistry,
     device: Device,
     views: ViewCounter,
+    preview: bool = False,
 ) -> Playback:
     """Signed media URLs for the viewer, if they may watch (see
-    ``delivery.playback.start_playback`` for the refusals); each start is a view."""
+    ``delivery.playback.start_playback`` for the refusals); each start is a view, but
+    an administrator's ``preview``."""
     found = await playback.start_playback(
         session,
         viewer=viewer,
@@ -106,8 +126,10 @@ async def start_playback(
         settings=settings,
         streams=streams,
         device=device,
+        preview=preview,
     )
-    views.count(found.movie_id)
+    if not found.preview:
+        views.count(found.movie_id)
     return found
 
 
@@ -132,3 +154,40 @@ async def report_progress(
             session, streams, viewer=viewer, device=device, movie_id=movie_id, settings=settings
         )
     return entry
+
+
+async def resume_stream(
+    session: AsyncSession,
+    *,
+    viewer: User,
+    movie_id: uuid.UUID,
+    device: Device,
+    streams: StreamRegistry,
+    settings: Settings,
+) -> Stream:
+    """A player shown again after it gave its place up (hidden, or kept by the browser
+    while away): its device's stream started again, if the plan has a place free
+    (409 ``too_many_streams`` else). No view: the film was already started."""
+    limit = await billing_streams.stream_limit(session, viewer, settings)
+    return await streams.open(viewer, device, movie_id=movie_id, limit=limit)
+
+
+async def leave_playback(
+    session: AsyncSession,
+    *,
+    viewer: User,
+    movie_id: uuid.UUID,
+    position: int | None,
+    device_id: str | None,
+    started_at: datetime,
+    streams: StreamRegistry,
+) -> bool:
+    """A player hidden or closing: remember how far the viewer got (when it says) and
+    give up its device's place, if the stream is still the one it started
+    (``started_at``): a newer page of the same device keeps its own. Whether a stream
+    ended."""
+    if position is not None:
+        await watching.record_progress(session, user=viewer, movie_id=movie_id, position=position)
+    if device_id is None:
+        return False
+    return await streams.end(viewer, device_id, started_at=started_at)

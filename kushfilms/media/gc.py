@@ -65,7 +65,7 @@ async def collect(
 
 
 async def _stale_art(session: AsyncSession, storage: Storage, now: datetime) -> list[str]:
-    """Pictures of deleted movies, and the posters a movie no longer shows."""
+    """Pictures of deleted movies, and the pictures a movie no longer shows."""
     stale = []
     for name in await storage.list_children(layout.ART):
         folder = layout.ART + name
@@ -79,8 +79,9 @@ async def _stale_art(session: AsyncSession, storage: Storage, now: datetime) -> 
             continue
         for file in await storage.list_children(folder):
             key = folder + file
-            if not layout.is_poster_file(file, movie.poster_key) and await _old_enough(
-                storage, key, now
+            shown = (movie.poster_key, movie.backdrop_key)
+            if not any(layout.is_poster_file(file, picture) for picture in shown) and (
+                await _old_enough(storage, key, now)
             ):
                 stale.append(key)
     return stale

@@ -10,12 +10,16 @@ In the store (``KF_STORAGE_URL``)::
     videos/<video>/hls/<rung>/seg_00000.m4s     its media segments
     videos/<video>/hls/thumbs/thumbnails.vtt    the scrub-preview index
     videos/<video>/hls/thumbs/sprite_000.jpg    its sprite sheets
-    art/<movie>/<stem>-<width>.jpg              the poster, in each of its widths
+    art/<movie>/<stem>-<width>.jpg              a picture (its poster, its backdrop), in
+                                                each of its widths; "<stem>-frame-<width>"
+                                                for a frame of the video, "<stem>-derived-
+                                                <width>" for one made from the other picture
 
 Everything of a video lives under its prefix, and a new upload makes a new video, so
-a movie's old and new outputs never mix and one prefix deletes them all. A poster is
-stored under a fresh stem each time, so no cache ever serves an old one. Rows hold
-these keys (``Video.source_key``, ``Movie.poster_key``), never URLs.
+a movie's old and new outputs never mix and one prefix deletes them all. A picture is
+stored under a fresh stem each time, so no cache ever serves an old one; its key names
+its widest width. Rows hold these keys (``Video.source_key``, ``Movie.poster_key``,
+``Movie.backdrop_key``), never URLs.
 
 Inside a video's ``hls/`` folder the paths are the same in the store, in the folder
 the ladder run writes, and in playback URLs (``/media/<movie>/<grant>/<path>``).
@@ -34,6 +38,7 @@ On local disk::
 import re
 import uuid
 from pathlib import Path
+from typing import Literal
 
 from kushfilms.config import Settings
 
@@ -55,9 +60,12 @@ THUMBNAILS_PATH = f"{SPRITE_DIR}/{THUMBNAILS_INDEX}"
 _RUNG = re.compile(r"^(\d{2,4})p$")
 _SEGMENT_FILE = re.compile(r"^(init\.mp4|seg_\d{5,9}\.m4s)$")
 _SPRITE_FILE = re.compile(r"^sprite_\d{3,6}\.jpg$")
-# A poster's file name: its stem (a random hex token) and width.
-POSTER_FILE = r"^[a-z0-9]+-\d+\.jpg$"
-_POSTER_WIDTH = re.compile(r"-\d+\.jpg$")
+# A picture's file name: its stem (a random hex token), what made it, and its width.
+POSTER_FILE = r"^[a-z0-9]+(?:-frame|-derived)?-\d+\.jpg$"
+_POSTER_WIDTH = re.compile(r"-(\d+)\.jpg$")
+# Who made a picture: an administrator's upload, the video (a frame), or the platform
+# from the film's other picture.
+ArtOrigin = Literal["upload", "frame", "derived"]
 
 
 def rung_name(short_side: int) -> str:
@@ -133,18 +141,35 @@ def art_key(movie_id: uuid.UUID, name: str) -> str:
     return art_prefix(movie_id) + name
 
 
-def poster_key(movie_id: uuid.UUID, stem: str, width: int) -> str:
-    return art_key(movie_id, f"{stem}-{width}.jpg")
+def poster_key(movie_id: uuid.UUID, stem: str, width: int, origin: ArtOrigin = "upload") -> str:
+    """A picture (a poster or a backdrop) at one of its widths."""
+    made_by = "" if origin == "upload" else f"-{origin}"
+    return art_key(movie_id, f"{stem}{made_by}-{width}.jpg")
+
+
+def art_origin(key: str) -> ArtOrigin:
+    """Who made the picture stored at ``key`` (pictures stored before the mark was kept
+    read as uploads)."""
+    name = key.rsplit("/", 1)[-1]
+    if "-frame-" in name:
+        return "frame"
+    return "derived" if "-derived-" in name else "upload"
+
+
+def art_width(key: str) -> int | None:
+    """The width the picture stored at ``key`` has (None if the key names none)."""
+    match = _POSTER_WIDTH.search(key)
+    return int(match.group(1)) if match else None
 
 
 def poster_variant(key: str, width: int) -> str:
-    """The poster stored at ``key``, in another of the widths it was stored in."""
+    """The picture stored at ``key``, in another of the widths it was stored in."""
     return _POSTER_WIDTH.sub(f"-{width}.jpg", key)
 
 
 def is_poster_file(name: str, key: str | None) -> bool:
     """Whether ``name``, a file in a movie's art folder, is one of the widths of the
-    poster stored at ``key``."""
+    picture stored at ``key``."""
     if key is None:
         return False
     stem = key.rsplit("/", 1)[-1].split("-")[0]

@@ -1,13 +1,14 @@
-"""The viewers' playback routes: starting playback, the progress heartbeat, the devices
-watching now, and what the viewer has watched."""
+"""The viewers' playback routes: starting playback (or an administrator's preview), the
+progress heartbeat, the devices watching now and their names, and what the viewer has
+watched."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from kushfilms.accounts.deps import CurrentUser, OptionalViewer
 from kushfilms.accounts.devices import DEVICE_ID_PATTERN
-from kushfilms.billing import streams
+from kushfilms.billing import devices, streams
 from kushfilms.billing.deps import Streams
 from kushfilms.billing.streams import StreamNotFound
 from kushfilms.deps import AppSettings, DbSession, PageQuery, ReadSession
@@ -18,6 +19,8 @@ from kushfilms.media import flows, watching
 from kushfilms.media.delivery.playback import server_timing
 from kushfilms.media.deps import ViewCounts, ViewerDevice
 from kushfilms.media.schemas import (
+    DeviceNameIn,
+    DeviceNameOut,
     HistoryItem,
     PlaybackOut,
     ProgressIn,
@@ -59,7 +62,11 @@ TIMED: dict[int | str, dict[str, object]] = {
     " (`KF_SEGMENT_URL_SECONDS`) after it was fetched: a client fetches the media playlist"
     " again before they lapse (the site's player does it while it loads segments) or when"
     " a segment answers 403, and goes on with the fresh URLs. Once the viewer may no longer"
-    " watch, the playlists answer 403 and the segment URLs lapse on their own.",
+    " watch, the playlists answer 403 and the segment URLs lapse on their own.\n\n"
+    "`preview=true` (administrators only: 401 anonymous, 403 `preview_for_admins_only`) plays"
+    " a film whose video is ready whether or not it is published, from the start: no view"
+    " counted, no stream session, nothing to report. Without it an unpublished film is 404"
+    " for everyone.",
 )
 async def start_playback(
     id_or_slug: Annotated[SingleLine, Path(max_length=220)],
@@ -70,6 +77,9 @@ async def start_playback(
     registry: Streams,
     device: ViewerDevice,
     views: ViewCounts,
+    preview: Annotated[
+        bool, Query(description="An administrator's preview (unpublished films too)")
+    ] = False,
 ) -> PlaybackOut:
     found = await flows.start_playback(
         session,
@@ -79,6 +89,7 @@ async def start_playback(
         streams=registry,
         device=device,
         views=views,
+        preview=preview,
     )
     response.headers["Server-Timing"] = server_timing(found.timings)
     return PlaybackOut.model_validate(found)
@@ -152,6 +163,28 @@ async def end_stream(
     if not await registry.end(user, device_id):
         raise StreamNotFound()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put(
+    "/api/user/devices/{device_id}/name",
+    responses=error_responses(401, 404),
+    summary="Name one of the viewer's devices, to tell it apart in the list of devices",
+    description="The device making the request, one watching now, or one named before (else"
+    " 404 `device_not_found`). The name shows beside the device's label wherever devices"
+    " are listed (`GET /api/user/streams`, `too_many_streams`, the account page).",
+)
+async def name_device(
+    device_id: Annotated[str, Path(pattern=DEVICE_ID_PATTERN)],
+    body: DeviceNameIn,
+    user: CurrentUser,
+    session: DbSession,
+    registry: Streams,
+    device: ViewerDevice,
+) -> DeviceNameOut:
+    name = await devices.name_device(
+        session, registry, viewer=user, current=device, device_id=device_id, name=body.name
+    )
+    return DeviceNameOut(device_id=device_id, name=name)
 
 
 @router.get(

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StrictInt
 
+from kushfilms.accounts.device_names import NAME_LENGTH
 from kushfilms.billing.streams import Stream
 from kushfilms.catalog.schemas import MovieOut
 from kushfilms.kit.pagination import Page
@@ -40,8 +41,15 @@ class RenditionOut(ResponseModel):
 class VideoOut(ResponseModel):
     id: uuid.UUID
     status: VideoStatus
-    progress: float = Field(description="Percent done while processing")
-    eta_seconds: int | None
+    progress: float = Field(
+        description="Percent of the whole job done (storing the source, encoding, pictures,"
+        " storing the outputs, each weighted by its cost); it never falls, not even when an"
+        " attempt is retried, and is 100 once ready"
+    )
+    eta_seconds: int | None = Field(
+        description="Seconds left while processing, from the job's pace so far (smoothed);"
+        " null until it can be estimated, and once the video is ready"
+    )
     error: str | None
     attempts: int
     source: SourceOut
@@ -80,7 +88,12 @@ class AdminMovieOut(MovieOut):
 
 
 class ThumbnailOut(ResponseModel):
-    thumbnail_url: str
+    """The film's pictures after one was uploaded (the other one derived from it, unless
+    it was uploaded too)."""
+
+    thumbnail_url: str = Field(description="The poster (the same as `poster_url`)")
+    poster_url: str = Field(description="The portrait poster (2:3)")
+    backdrop_url: str = Field(description="The landscape backdrop (16:9)")
 
 
 class PlaybackOut(ResponseModel):
@@ -109,6 +122,10 @@ class PlaybackOut(ResponseModel):
         " segments' URLs from the fresh copy; a segment answering 403 means its URL lapsed:"
         " fetch the playlist again and retry"
     )
+    preview: bool = Field(
+        description="An administrator's preview (`?preview=true`): no stream session, no"
+        " view counted, and no progress to report"
+    )
 
 
 class ProgressIn(RequestModel):
@@ -132,6 +149,10 @@ class StreamMovieOut(ResponseModel):
 class StreamOut(ResponseModel):
     device_id: str
     label: str = Field(description='The device for people, e.g. "Chrome on Linux"')
+    name: str | None = Field(
+        description='The name the viewer gave it ("Living-room TV"), if any: show it beside'
+        " the label"
+    )
     movie: StreamMovieOut | None = Field(description="The film it plays (null if deleted)")
     started_at: datetime
     last_seen_at: datetime = Field(description="Its last heartbeat (a progress report)")
@@ -143,6 +164,7 @@ class StreamOut(ResponseModel):
         return cls(
             device_id=stream.device_id,
             label=stream.label,
+            name=stream.name,
             movie=StreamMovieOut(id=movie.id, title=movie.title, slug=movie.slug)
             if movie
             else None,
@@ -150,6 +172,19 @@ class StreamOut(ResponseModel):
             last_seen_at=stream.last_seen_at,
             current=stream.device_id == current_device,
         )
+
+
+class DeviceNameIn(RequestModel):
+    name: str = Field(
+        description=f"1 to {NAME_LENGTH} characters once trimmed, on one line, with no"
+        " control or text-direction characters (else 422 `invalid_device_name`)",
+        examples=["Living-room TV"],
+    )
+
+
+class DeviceNameOut(ResponseModel):
+    device_id: str
+    name: str = Field(description="As kept: trimmed")
 
 
 class StreamsPage(Page[StreamOut]):

@@ -1,7 +1,6 @@
-"""Videos: attaching an upload to a movie, its processing state, posters, deletion."""
+"""Videos: attaching an upload to a movie, its processing state, deletion."""
 
 import asyncio
-import secrets
 import threading
 import uuid
 from collections.abc import Collection, Sequence
@@ -16,10 +15,8 @@ from kushfilms.errors import Conflict, KushError
 from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import count
 from kushfilms.media import layout
-from kushfilms.media.images import UnusableImage, poster_renditions
 from kushfilms.media.ingest import staging, uploads
 from kushfilms.media.ingest.probe import ProbeError, SourceInfo, probe
-from kushfilms.media.storage import Storage
 from kushfilms.models import Video, VideoStatus
 from kushfilms.worker.queue import Jobs, enqueue
 
@@ -37,11 +34,6 @@ class InvalidMedia(KushError):
 class NotAVideo(InvalidMedia):
     status = 415
     code = "unsupported_media_type"
-
-
-class UnsupportedImage(KushError):
-    status = 415
-    code = "unsupported_image"
 
 
 class VideoNotReady(Conflict):
@@ -175,30 +167,6 @@ async def ready_video(session: AsyncSession, movie_id: uuid.UUID) -> Video:
     if video is None or video.status != VideoStatus.READY:
         raise VideoNotReady(status=video.status.value if video else "no_video")
     return video
-
-
-async def set_poster_from_image(
-    session: AsyncSession, *, movie_id: uuid.UUID, data: bytes, storage: Storage
-) -> str:
-    """Store an uploaded image as the movie's poster; returns its key."""
-    await catalog.get_movie(session, movie_id, include_unpublished=True)
-    try:
-        renditions = await asyncio.to_thread(poster_renditions, data)
-    except UnusableImage as error:
-        raise UnsupportedImage(str(error)) from error
-    key = await store_posters(storage, movie_id, renditions)
-    await catalog.set_poster_key(session, movie_id, key)
-    return key
-
-
-async def store_posters(storage: Storage, movie_id: uuid.UUID, renditions: dict[int, bytes]) -> str:
-    """Store poster sizes under fresh names (so caches never serve an old one); returns
-    the key of the widest."""
-    stem = secrets.token_hex(6)
-    for width, data in renditions.items():
-        key = layout.poster_key(movie_id, stem, width)
-        await storage.put_bytes(key, data, content_type="image/jpeg")
-    return layout.poster_key(movie_id, stem, max(renditions))
 
 
 async def forget_movie_media(session: AsyncSession, movie_id: uuid.UUID, jobs: Jobs) -> None:

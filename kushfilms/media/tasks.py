@@ -5,6 +5,10 @@ report; a worker that dies stops renewing, and :func:`recover_stalled` hands
 the video to another attempt. The lease names its worker (``lease_owner``), so
 that a worker known dead (``worker.heartbeat``) loses its leases at once rather
 than when they run out. A video is tried at most MAX_ATTEMPTS times.
+
+Every stage reports into one tracker (``transcoding.progress``), and each heartbeat
+stores the job's percent, never lower than it was (a retry starts over underneath the
+figure an earlier attempt reached), and the time left.
 """
 
 import asyncio
@@ -15,7 +19,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -28,21 +32,22 @@ from kushfilms.catalog import service as catalog
 from kushfilms.config import Settings
 from kushfilms.db import Database, transaction
 from kushfilms.kit.clock import utcnow
-from kushfilms.media import layout
+from kushfilms.media import layout, pictures
 from kushfilms.media import service as media
 from kushfilms.media.ffmpeg import TranscodeCancelled, TranscodeError, ffmpeg_executable, run_ffmpeg
-from kushfilms.media.images import poster_renditions
 from kushfilms.media.ingest import uploads
 from kushfilms.media.ingest.probe import SourceInfo
 from kushfilms.media.storage import Storage, content_type
-from kushfilms.media.transcoding.artwork import make_poster, make_sprites, poster_spec
+from kushfilms.media.transcoding.artwork import poster_spec
 from kushfilms.media.transcoding.ladder import (
+    Rung,
     ladder_command,
     output_dirs,
     plan_ladder,
     sprite_spec_for,
 )
-from kushfilms.media.transcoding.outputs import sprite_vtt, write_master_playlist
+from kushfilms.media.transcoding.outputs import finish_outputs
+from kushfilms.media.transcoding.progress import Stage, Tracker, stage_costs
 from kushfilms.models import Video, VideoStatus
 from kushfilms.worker import heartbeat
 from kushfilms.worker.context import JobContext
@@ -62,12 +67,6 @@ class Claim:
     prefix: str
     attempt: int
     source: SourceInfo  # as probed when the upload was attached
-
-
-@dataclass
-class Progress:
-    percent: float = 0.0
-    eta: float | None = None
 
 
 @dataclass
@@ -111,37 +110,35 @@ async def transcode(context: JobContext, video_id: str) -> None:
 async def _process(context: JobContext, claim: Claim, work: Path) -> None:
     settings, db, storage = context.settings, context.db, context.storage
     stopwatch = Stopwatch()
-    local, digest = await _keeping_lease(
-        db, claim, settings.job_lease_seconds, _fetch_source(storage, settings, claim, work)
-    )
-    stopwatch.lap("source")
     info = claim.source
-    ffmpeg = ffmpeg_executable(settings.ffmpeg_path)
     rungs = plan_ladder(info, settings.ladder_bitrates)
     sprite = sprite_spec_for(info.duration)
+    tracker = Tracker(stage_costs(info, rungs, sprite), started=time.monotonic())
+    lease = timedelta(seconds=settings.job_lease_seconds)
+    local, digest = await _keeping_lease(
+        db, claim, lease, tracker, _fetch_source(storage, settings, claim, work)
+    )
+    tracker.advance(Stage.SOURCE, 1.0)
+    stopwatch.lap("source")
+
     out = layout.ladder_output(work)
     for directory in output_dirs(out, rungs):
         directory.mkdir(parents=True, exist_ok=True)
+    ffmpeg = ffmpeg_executable(settings.ffmpeg_path)
     command = ladder_command(
         ffmpeg, local, out, info, rungs, sprite=sprite, poster=poster_spec(info)
     )
-    await _run_with_heartbeat(db, claim, settings.job_lease_seconds, command, info.duration)
+    await _run_ffmpeg(db, claim, lease, tracker, command, info, rungs)
     stopwatch.lap("ffmpeg")
 
-    renditions = write_master_playlist(out, rungs)
-    stills = out / layout.STILLS_DIR
-    await asyncio.to_thread(make_sprites, stills, out / layout.SPRITE_DIR, sprite, info)
-    sprite_vtt(out, info, sprite)
-    poster = layout.scratch_poster(work)
-    await asyncio.to_thread(make_poster, stills, poster)
-    await asyncio.to_thread(shutil.rmtree, stills)  # made into the pictures; not published
+    frame = layout.scratch_poster(work)
+    making = asyncio.to_thread(finish_outputs, out, frame, info, rungs, sprite)
+    renditions = await _keeping_lease(db, claim, lease, tracker, making)
+    tracker.advance(Stage.PICTURES, 1.0)
     stopwatch.lap("pictures")
 
-    hls_prefix = layout.hls_prefix(claim.video_id)
-    await storage.delete_prefix(hls_prefix)  # a rerun leaves exactly one set of outputs
-    await _upload_tree(storage, out, hls_prefix)
-    posters = await asyncio.to_thread(poster_renditions, poster.read_bytes())
-    poster_key = await media.store_posters(storage, claim.movie_id, posters)
+    storing = _store_outputs(db, storage, claim, out, frame, tracker)
+    made = await _keeping_lease(db, claim, lease, tracker, storing)
     stopwatch.lap("store")
 
     async with transaction(db.writer) as session:
@@ -157,13 +154,32 @@ async def _process(context: JobContext, claim: Claim, work: Path) -> None:
         video.lease_owner = None
         video.source_sha256 = digest
         video.renditions = [rendition.to_dict() for rendition in renditions]
-        video.poster_key = poster_key
+        video.poster_key = made.key
         video.thumbnails_key = layout.thumbnails_key(claim.video_id)
         video.ready_at = utcnow()
-        await catalog.set_poster_key(session, claim.movie_id, poster_key, unless_set=True)
+        await pictures.record(session, claim.movie_id, made)
     stopwatch.lap("record")
     names = ", ".join(rendition.name for rendition in renditions)
     log.info("video %s is ready: %s (%s)", claim.video_id, names, stopwatch)
+
+
+async def _store_outputs(
+    db: Database, storage: Storage, claim: Claim, out: Path, frame: Path, tracker: Tracker
+) -> pictures.Made:
+    """Store the ladder, and the frame as the film's picture of its shape (and the other
+    derived from it) unless the film has pictures an administrator gave."""
+    hls_prefix = layout.hls_prefix(claim.video_id)
+    await storage.delete_prefix(hls_prefix)  # a rerun leaves exactly one set of outputs
+    await _upload_tree(
+        storage, out, hls_prefix, lambda done: tracker.advance(Stage.STORE, done * 0.9)
+    )
+    try:
+        made = await pictures.make_from_frame(db, storage, claim.movie_id, frame)
+    except catalog.MovieNotFound as error:  # deleted while we worked
+        await storage.delete_prefix(claim.prefix)
+        raise TranscodeCancelled from error
+    tracker.advance(Stage.STORE, 1.0)
+    return made
 
 
 async def _fetch_source(
@@ -180,19 +196,29 @@ async def _fetch_source(
 
 
 async def _keeping_lease(
-    db: Database, claim: Claim, lease_seconds: int, work: Coroutine[Any, Any, T]
+    db: Database,
+    claim: Claim,
+    lease: timedelta,
+    tracker: Tracker,
+    work: Coroutine[Any, Any, T],
+    stop: threading.Event | None = None,
 ) -> T:
-    """Await ``work`` (a transfer of many GiB, a hash) renewing the lease meanwhile, as
-    the transcode itself does, so that recovery never takes a live job for a dead one."""
+    """Await ``work`` (a transfer of many GiB, a hash, ffmpeg) renewing the lease and
+    reporting progress meanwhile, so that recovery never takes a live job for a dead one.
+    When the lease is lost, ``work`` is cancelled, or asked to stop through ``stop``
+    (a thread cannot be cancelled; it raises TranscodeCancelled once it sees the event)."""
     running = asyncio.ensure_future(work)
-    lease = timedelta(seconds=lease_seconds)
     while not running.done():
         await asyncio.wait({running}, timeout=HEARTBEAT_SECONDS)
-        if not running.done() and not await _heartbeat(db, claim, Progress(), lease):
-            running.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running
-            raise TranscodeCancelled
+        if running.done() or await _heartbeat(db, claim, tracker, lease):
+            continue
+        if stop is not None:
+            stop.set()
+            continue
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        raise TranscodeCancelled
     return await running
 
 
@@ -206,26 +232,25 @@ async def _store_source(storage: Storage, settings: Settings, claim: Claim) -> N
         raise TranscodeError("The source file is missing: it was neither held nor stored.")
 
 
-async def _run_with_heartbeat(
-    db: Database, claim: Claim, lease_seconds: int, command: list[str], duration: float
+async def _run_ffmpeg(
+    db: Database,
+    claim: Claim,
+    lease: timedelta,
+    tracker: Tracker,
+    command: list[str],
+    info: SourceInfo,
+    rungs: list[Rung],
 ) -> None:
-    progress = Progress()
     stop = threading.Event()
-
-    def report(percent: float, eta: float | None) -> None:
-        progress.percent, progress.eta = percent, eta
-
-    running = asyncio.ensure_future(
-        asyncio.to_thread(
-            run_ffmpeg, command, duration=duration, on_progress=report, should_stop=stop.is_set
-        )
+    running = asyncio.to_thread(
+        run_ffmpeg,
+        command,
+        duration=info.duration,
+        frames=info.duration * rungs[0].fps,
+        on_progress=lambda done: tracker.advance(Stage.ENCODE, done),
+        should_stop=stop.is_set,
     )
-    lease = timedelta(seconds=lease_seconds)
-    while not running.done():
-        await asyncio.wait({running}, timeout=HEARTBEAT_SECONDS)
-        if not await _heartbeat(db, claim, progress, lease):
-            stop.set()
-    await running
+    await _keeping_lease(db, claim, lease, tracker, running, stop)
 
 
 async def _claim(db: Database, video_id: uuid.UUID, lease: timedelta) -> Claim | None:
@@ -244,8 +269,7 @@ async def _claim(db: Database, video_id: uuid.UUID, lease: timedelta) -> Claim |
         video.attempts += 1
         video.lease_until = now + lease
         video.lease_owner = heartbeat.this_process().id
-        video.progress = 0.0
-        video.eta_seconds = None
+        video.eta_seconds = None  # its progress stays: a retry never shows less
         video.processing_started_at = now
         return Claim(
             video.id,
@@ -265,13 +289,14 @@ async def _current(session: AsyncSession, claim: Claim) -> Video | None:
     return video
 
 
-async def _heartbeat(db: Database, claim: Claim, progress: Progress, lease: timedelta) -> bool:
+async def _heartbeat(db: Database, claim: Claim, tracker: Tracker, lease: timedelta) -> bool:
+    percent, left = tracker.reading(time.monotonic())
     async with transaction(db.writer) as session:
         video = await _current(session, claim)
         if video is None or video.status != VideoStatus.PROCESSING:
             return False
-        video.progress = round(min(progress.percent, 99.9), 1)
-        video.eta_seconds = None if progress.eta is None else round(progress.eta)
+        video.progress = max(video.progress, round(min(percent, 99.9), 1))
+        video.eta_seconds = None if left is None else round(left)
         video.lease_until = utcnow() + lease
         return True
 
@@ -298,14 +323,23 @@ async def _release(db: Database, claim: Claim, message: str) -> None:
             video.lease_owner = None
 
 
-async def _upload_tree(storage: Storage, root: Path, prefix: str) -> None:
+async def _upload_tree(
+    storage: Storage, root: Path, prefix: str, on_progress: Callable[[float], None]
+) -> None:
+    """Store every file under ``root`` under ``prefix``; ``on_progress`` hears the
+    fraction of the bytes stored."""
     files = await asyncio.to_thread(lambda: sorted(p for p in root.rglob("*") if p.is_file()))
+    sizes = await asyncio.to_thread(lambda: {path: path.stat().st_size for path in files})
+    total, stored = sum(sizes.values()) or 1, 0
     limit = asyncio.Semaphore(8)
 
     async def put(path: Path) -> None:
+        nonlocal stored
         async with limit:
             key = prefix + path.relative_to(root).as_posix()
             await storage.put_file(key, path, content_type=content_type(path.name))
+        stored += sizes[path]
+        on_progress(stored / total)
 
     await asyncio.gather(*(put(path) for path in files))
 

@@ -26,7 +26,8 @@ class Movie(IdMixin, TimestampMixin, Base):
     title: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(220), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    # The poster's key in the media store, at its widest (kushfilms.media.layout).
+    # The pictures' keys in the media store, at their widest (kushfilms.media.layout):
+    # the poster (2:3) and the backdrop (16:9), given or derived (kushfilms.media.pictures).
     poster_key: Mapped[str | None] = mapped_column(String(1024), default=None)
     backdrop_key: Mapped[str | None] = mapped_column(String(1024), default=None)
     duration: Mapped[int] = mapped_column(default=0)  # seconds
@@ -50,3 +51,12 @@ class Movie(IdMixin, TimestampMixin, Base):
     def thumbnail_url(self) -> str | None:
         """Where the poster is served, for the API and the pages."""
         return art_url(self.poster_key) if self.poster_key else None
+
+    @property
+    def poster_url(self) -> str | None:
+        return self.thumbnail_url
+
+    @property
+    def backdrop_url(self) -> str | None:
+        """Where the backdrop is served."""
+        return art_url(self.backdrop_key) if self.backdrop_key else None

@@ -2,9 +2,9 @@
 a new address. The flows are in ``accounts.flows``; these pages ask and show."""
 
 from collections.abc import Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from kushfilms.accounts import flows, sessions
@@ -175,14 +175,19 @@ async def resend_verification(
     user: PageUser,
     session: DbSession,
     settings: AppSettings,
+    next: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
+    """A new link to confirm the address; back to the account page, or to the plans
+    when asked from there (``next=/pricing``, the one other page that offers it)."""
+    from_pricing = next == "/pricing"
     try:
         await flows.resend_verification(
             session, limiter, settings, address=client_ip(request), user=user
         )
     except flows.EmailAlreadyVerified:
-        return RedirectResponse("/account", status_code=303)
-    return RedirectResponse("/account?saved=verification", status_code=303)
+        return RedirectResponse("/pricing" if from_pricing else "/account", status_code=303)
+    sent = "/pricing?verification=sent" if from_pricing else "/account?saved=verification"
+    return RedirectResponse(sent, status_code=303)
 
 
 @router.post("/account/email", dependencies=[CheckedForm])

@@ -20,6 +20,7 @@ from kushfilms.media import watching
 from kushfilms.models import User
 from kushfilms.ratelimit import client_ip
 from kushfilms.state import app_state
+from kushfilms.web.account_devices import account_devices
 from kushfilms.web.deps import CheckedForm, PageUser, PageViewer, Templates
 from kushfilms.web.templating import Pages
 
@@ -218,6 +219,9 @@ NOTICES = {
     "reset": "Your new password is set, and you are signed out everywhere else.",
     "verification": "We sent you a new link to confirm your address.",
     "email": "We sent a link to your new address: your email changes when you follow it.",
+    "device": "The device's name is saved.",
+    "ended": "That device stopped watching: its place is free.",
+    "gone": "That device is not watching any more.",
 }
 
 
@@ -239,6 +243,7 @@ async def account_page(
         "account.html",
         viewer=user,
         history=history,
+        devices=await account_devices(request, session, user),
         form=form or {"name": user.name},
         errors=errors or {},
         notice=notice,

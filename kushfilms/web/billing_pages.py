@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -57,7 +56,7 @@ TEST_CARDS = (
 )
 
 
-def _paid_plan(value: str) -> Plan:
+def paid_plan(value: str) -> Plan:
     if value not in (Plan.BASIC, Plan.PREMIUM):
         raise Unprocessable("Choose Basic or Premium.")
     return Plan(value)
@@ -104,6 +103,41 @@ def _remember_return(request: Request, response: Response, target: str) -> None:
 # --- /pricing ------------------------------------------------------------------------
 
 
+async def _pricing_page(
+    request: Request,
+    pages: Pages,
+    session: AsyncSession,
+    viewer: User | None,
+    next: str,
+    *,
+    refused: bool = False,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The plans; for a viewer who must confirm their address before subscribing, a
+    notice that says so (``refused``: they just tried), with a new link to ask for."""
+    settings = settings_of(request)
+    plans = plans_from(settings)
+    status = await service.status(session, settings, user=viewer) if viewer else None
+    offers = [(offer, plan_action(offer, status, plans)) for offer in plans]
+    can_check_out = any(action.kind == "checkout" for _, action in offers)
+    params = request.query_params
+    return pages.render(
+        request,
+        "pricing.html",
+        viewer=viewer,
+        offers=offers,
+        current=status.plan if status else None,
+        notice=PRICING_NOTICES.get(params.get("checkout", ""), ""),
+        confirm_email=bool(
+            viewer and can_check_out and service.must_confirm_email(settings, viewer)
+        ),
+        confirm_refused=refused,
+        link_sent=params.get("verification") == "sent",
+        back=film_page(next),
+        status_code=status_code,
+    )
+
+
 @router.get("/pricing", response_class=HTMLResponse)
 async def pricing(
     request: Request,
@@ -112,21 +146,9 @@ async def pricing(
     pages: Templates,
     next: Annotated[SingleLine, Query(max_length=300)] = "",
 ) -> HTMLResponse:
-    settings = settings_of(request)
-    plans = plans_from(settings)
-    status = await service.status(session, settings, user=viewer) if viewer else None
-    checkout = request.query_params.get("checkout", "")
-    if not next and checkout == "canceled":  # back from a checkout: the film still waits
-        next = request.cookies.get(RETURN_COOKIE, "")
-    return pages.render(
-        request,
-        "pricing.html",
-        viewer=viewer,
-        offers=[(offer, plan_action(offer, status, plans)) for offer in plans],
-        current=status.plan if status else None,
-        notice=PRICING_NOTICES.get(checkout, ""),
-        back=film_page(next),
-    )
+    if not next and request.query_params.get("checkout") == "canceled":
+        next = request.cookies.get(RETURN_COOKIE, "")  # back from a checkout: the film waits
+    return await _pricing_page(request, pages, session, viewer, next)
 
 
 @router.post("/pricing/checkout", dependencies=[CheckedForm])
@@ -135,47 +157,29 @@ async def choose_plan(
     user: PageUser,
     session: DbSession,
     provider: Provider,
+    pages: Templates,
     plan: Text = "",
     next: ReturnPath = "",
-) -> RedirectResponse:
-    """Off to pay: the local checkout page, or Stripe's."""
+) -> Response:
+    """Off to pay: the local checkout page, or Stripe's. A viewer who has to confirm
+    their address first gets the plans again, saying so (403)."""
     me = await accounts.get_user(session, user.id)
-    url = await service.start_checkout(
-        session,
-        provider,
-        settings_of(request),
-        user=me,
-        plan=_paid_plan(plan),
-        base_url=base_url(request),
-    )
+    try:
+        url = await service.start_checkout(
+            session,
+            provider,
+            settings_of(request),
+            user=me,
+            plan=paid_plan(plan),
+            base_url=base_url(request),
+        )
+    except service.EmailNotVerified as refusal:
+        return await _pricing_page(
+            request, pages, session, me, next, refused=True, status_code=refusal.status
+        )
     response = RedirectResponse(url, status_code=303)
     _remember_return(request, response, film_page(next))
     return response
-
-
-@router.post("/pricing/change", dependencies=[CheckedForm])
-async def change_plan(
-    request: Request,
-    user: PageUser,
-    session: DbSession,
-    provider: Provider,
-    plan: Text = "",
-    next: ReturnPath = "",
-) -> RedirectResponse:
-    settings = settings_of(request)
-    chosen = _paid_plan(plan)
-    held = (await service.status(session, settings, user=user)).subscription
-    plan_before = held.plan if held else None  # the row itself changes below
-    after = await service.change(session, provider, settings, user=user, plan=chosen)
-    if after.scheduled_plan is not None:
-        done = "downgraded"
-    elif plan_before == chosen:
-        done = "kept"
-    else:
-        done = "upgraded"
-    back = film_page(next) if done == "upgraded" else ""  # only an upgrade opens more films
-    query = urlencode({"done": done, **({"next": back} if back else {})})
-    return RedirectResponse(f"/account/subscription?{query}", status_code=303)
 
 
 # --- the local checkout ------------------------------------------------------------------

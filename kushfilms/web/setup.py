@@ -14,7 +14,9 @@ from kushfilms.web import (
     admin_pages,
     auth_pages,
     billing_pages,
+    device_pages,
     docs_page,
+    plan_change_pages,
     viewer_pages,
     watch_pages,
 )
@@ -27,10 +29,12 @@ from kushfilms.web.templating import Pages
 log = logging.getLogger(__name__)
 ROUTERS = (
     auth_pages.router,
+    device_pages.router,
     account_link_pages.router,
     docs_page.router,
     admin_pages.router,
     billing_pages.router,
+    plan_change_pages.router,
     viewer_pages.router,
     watch_pages.router,
 )

@@ -1,14 +1,14 @@
 """A viewer's subscription as the pages tell it: in sentences, and what each plan offers them."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from kushfilms.billing.plans import RANK, PlanOffer, Plans
-from kushfilms.billing.service import Status, is_live
+from kushfilms.billing.service import ChangePreview, Status, is_live
+from kushfilms.kit.dates import day
 from kushfilms.kit.money import money
 from kushfilms.models import Plan, SubscriptionStatus
-from kushfilms.web.templating import day
 
 State = Literal["free", "active", "ending", "past_due", "ended", "unpaid", "pending"]
 
@@ -125,7 +125,82 @@ def plan_action(offer: PlanOffer, status: Status | None, plans: Plans) -> Action
             note=f"You keep {plans[held.plan].name} until {end}.",
         )
     if RANK[plan] > RANK[held.plan]:
-        note = "Starts now; you pay the difference for the rest of this month."
+        note = (
+            "Starts now; you pay the difference for the rest of this period, and see"
+            " the amount before anything is charged."
+        )
     else:
         note = f"Starts on {end}, when the month you paid for ends."
     return Action("switch", f"Switch to {name}", note=note)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeWords:
+    """A change of plan on its confirmation page, before anything is charged."""
+
+    title: str
+    charge: str  # what is charged now, and why
+    lines: list[str]  # when it starts, what else changes
+    next_bill: str  # "3 Feb 2027: $4.99 for Premium, monthly"
+    confirm: str  # the button that makes the change
+    back: str  # the way out, changing nothing
+
+
+def _days_left(preview: ChangePreview) -> str:
+    days = (
+        preview.period_end.astimezone(UTC).date() - preview.proration_date.astimezone(UTC).date()
+    ).days
+    if days < 1:
+        return "the rest of this period"
+    return f"the {days} day{'s' if days > 1 else ''} left of this period"
+
+
+def describe_change(preview: ChangePreview, plans: Plans) -> ChangeWords:
+    """The change in plain sentences: the amount charged now and why, when the new plan
+    starts, and the next bill, as the provider will make them."""
+    new, old = plans[preview.plan], plans[preview.current]
+    now = money(preview.amount_due_now, preview.currency)
+    end = day(preview.period_end)
+    next_bill = (
+        f"{end}: {money(preview.next_bill_amount, preview.currency)} for {new.name}, monthly"
+    )
+    renews = "This also takes back your cancellation: your subscription renews on " + end + "."
+    if preview.kind == "upgrade":
+        span = f"{day(preview.proration_date)} to {end}"
+        charge = (
+            f"You pay {now} now: the difference between {old.name} and {new.name} for"
+            f" {_days_left(preview)}, {span}."
+        )
+        lines = [f"{new.name} is yours as soon as you confirm."]
+        if preview.resumes:
+            lines.append(renews)
+        return ChangeWords(
+            f"Switch to {new.name}?",
+            charge,
+            lines,
+            next_bill,
+            f"Pay {now} and switch to {new.name}",
+            f"Keep {old.name}",
+        )
+    charge = "Nothing is charged now, and nothing is refunded."
+    if preview.kind == "keep":
+        lines = [f"You keep {new.name}: the switch planned for {end} is called off."]
+        if preview.resumes:
+            lines.append(renews)
+        return ChangeWords(
+            f"Keep {new.name}?", charge, lines, next_bill, f"Keep {new.name}", "Go back"
+        )
+    lines = [
+        f"You keep {old.name} until {end}, the end of the period you paid for;"
+        f" {new.name} starts then."
+    ]
+    if preview.resumes:
+        lines.append(renews)
+    return ChangeWords(
+        f"Switch to {new.name}?",
+        charge,
+        lines,
+        next_bill,
+        f"Switch to {new.name} on {end}",
+        f"Keep {old.name}",
+    )

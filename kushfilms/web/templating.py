@@ -1,7 +1,7 @@
 """Jinja2 templates, with what every page needs at hand."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +17,13 @@ from kushfilms.billing.plans import plans_from
 from kushfilms.config import Settings
 from kushfilms.kit import csrf
 from kushfilms.kit.clock import utcnow
+from kushfilms.kit.dates import day
 from kushfilms.kit.money import money
 from kushfilms.models import Plan, SubscriptionStatus, User
 from kushfilms.state import app_state
 from kushfilms.web.assets import Assets
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-# The pages are in English (base.html's lang): dates read "3 Dec 2026", the short form
-# no English reader takes the wrong way round (03/12 is March to some, December to others).
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def day(moment: date | None) -> str:
-    """3 Dec 2026: the one way pages write a date (a moment's day in UTC)."""
-    if moment is None:
-        return ""
-    if isinstance(moment, datetime) and moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
 
 
 def duration(seconds: int | float | None) -> str:

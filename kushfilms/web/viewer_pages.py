@@ -20,7 +20,7 @@ from kushfilms.deps import ReadSession, ReplicaSession
 from kushfilms.kit.pagination import PageRequest
 from kushfilms.kit.text import SingleLine
 from kushfilms.media import layout, watching
-from kushfilms.media.images import POSTER_WIDTHS
+from kushfilms.media.images import BACKDROP, POSTER, Shape, widths_up_to
 from kushfilms.models import AccessLevel, Category, Movie, User, VideoStatus
 from kushfilms.web.deps import PageViewer
 from kushfilms.web.outage import KeptPageData
@@ -45,12 +45,37 @@ WAITING = {VideoStatus.UPLOADED, VideoStatus.PROCESSING}
 
 
 @dataclass(frozen=True, slots=True)
+class Picture:
+    """A picture in every width it was stored at, for an ``<img>`` with a srcset."""
+
+    src: str  # the narrowest, for browsers that take no srcset
+    srcset: str  # "<url> 342w, <url> 780w"; "" when it comes in one width
+    width: int  # the widest's, beyond which it is never shown
+    height: int
+
+
+def picture(key: str | None, shape: Shape) -> Picture | None:
+    if key is None:
+        return None
+    widest = layout.art_width(key)
+    if widest is None:  # a key that names no width: the one file
+        width = shape.widths[0]
+        return Picture(layout.art_url(key), "", width, round(width / shape.aspect))
+    urls = [
+        (width, layout.art_url(layout.poster_variant(key, width)))
+        for width in widths_up_to(shape, widest)
+    ]
+    srcset = ", ".join(f"{url} {width}w" for width, url in urls) if len(urls) > 1 else ""
+    return Picture(urls[0][1], srcset, widest, round(widest / shape.aspect))
+
+
+@dataclass(frozen=True, slots=True)
 class Card:
-    """A film as a poster card: its pictures, and how far the viewer got."""
+    """A film as a card: its pictures, and how far the viewer got."""
 
     movie: Movie
-    poster: str | None  # 780 px wide
-    small: str | None  # 342 px wide, when the poster comes in that size too
+    wide: Picture | None  # 16:9: the backdrop, else the poster (cropped to fit)
+    tall: Picture | None  # 2:3: the poster, else the backdrop
     hue: int  # of the placeholder's gradient, steady for each film
     progress: int | None = None  # seconds watched ("Continue watching")
 
@@ -62,12 +87,12 @@ class Card:
 
 
 def card(movie: Movie, progress: int | None = None) -> Card:
-    poster, key = movie.thumbnail_url, movie.poster_key
-    small = layout.art_url(layout.poster_variant(key, min(POSTER_WIDTHS))) if key else None
+    poster = picture(movie.poster_key, POSTER)
+    backdrop = picture(movie.backdrop_key, BACKDROP)
     return Card(
         movie=movie,
-        poster=poster,
-        small=small if small != poster else None,
+        wide=backdrop or poster,
+        tall=poster or backdrop,
         hue=zlib.crc32(movie.id.bytes) % 360,
         progress=progress,
     )
@@ -180,7 +205,7 @@ async def _shelves(catalogue: AsyncSession) -> Shelves:
         films = await newest_films(catalogue, str(category.id))
         url = f"/movies?{urlencode({'category': category.slug})}"
         rows.append(Row(f"category-{category.slug}", category.name, cards(films), url))
-    featured = next((movie for movie in newest if movie.thumbnail_url), None)
+    featured = next((movie for movie in newest if movie.backdrop_key or movie.poster_key), None)
     if featured is None and newest:
         featured = newest[0]
     return Shelves(card(featured) if featured else None, rows)

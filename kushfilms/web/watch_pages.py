@@ -1,18 +1,21 @@
 """The watch page: the player, or why the film does not play for this viewer (sign in,
 a plan, the plan's devices all watching, being prepared); progress reports, which
-are the stream's heartbeats; and ending another device's stream.
+are the stream's heartbeats; the player giving its place up when hidden or closed,
+and taking it again when shown; and ending another device's stream.
 
 Through a database outage it renders for anonymous visitors from the catalogue
-data they last loaded (kushfilms/web/outage.py).
+data they last loaded (kushfilms/web/outage.py). An administrator's preview of a
+film (published or not) is the same page, never kept for outages.
 """
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
-from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field, ValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kushfilms.accounts.devices import (
@@ -38,7 +41,7 @@ from kushfilms.media.delivery.access import SignInRequired, SubscriptionRequired
 from kushfilms.media.delivery.playback import Playback
 from kushfilms.media.deps import ViewCounts
 from kushfilms.models import AccessLevel, Movie, User
-from kushfilms.web.deps import CheckedForm, PageUser, PageViewer
+from kushfilms.web.deps import CheckedForm, PageAdmin, PageUser, PageViewer, Templates
 from kushfilms.web.outage import KeptPageData
 from kushfilms.web.viewer_pages import (
     PLAN_NAMES,
@@ -95,6 +98,8 @@ async def _play_or_refusal(
     registry: StreamRegistry,
     device: Device,
     views: ViewCounter,
+    *,
+    preview: bool = False,
 ) -> Playback | Refusal:
     try:
         return await flows.start_playback(
@@ -105,6 +110,7 @@ async def _play_or_refusal(
             streams=registry,
             device=device,
             views=views,
+            preview=preview,
         )
     except (SignInRequired, SubscriptionRequired) as refused:
         level = str(refused.extra.get("required_plan"))
@@ -183,22 +189,74 @@ async def watch(
     return response
 
 
+@router.get("/admin/movies/{movie_id}/preview")
+async def preview(
+    request: Request,
+    movie_id: uuid.UUID,
+    admin: PageAdmin,
+    session: ReadSession,
+    pages: Templates,
+    registry: Streams,
+    views: ViewCounts,
+) -> Response:
+    """The watch page of any film, for administrators checking it before (or after) it
+    is published: no stream place taken, no view counted, no progress kept. Rendered
+    afresh each time: it must never stand in for the public page in an outage."""
+    movie = await catalog.get_movie(session, movie_id, include_unpublished=True)
+    outcome = await _play_or_refusal(
+        request, session, admin, movie, registry, _device(request), views, preview=True
+    )
+    return pages.render(
+        request,
+        "watch.html",
+        viewer=admin,
+        movie=card(movie),
+        play=outcome if isinstance(outcome, Playback) else None,
+        refusal=outcome if isinstance(outcome, Refusal) else None,
+        related=[],
+        next_films=[],
+        plan_names=PLAN_NAMES,
+        now=utcnow(),
+        preview=True,
+    )
+
+
 class ProgressReport(BaseModel):
     position: float = Field(ge=0, le=watching.MAX_POSITION)
 
 
+class Leaving(BaseModel):
+    """The player giving its place up: the stream it started, and how far it got."""
+
+    started: AwareDatetime
+    position: float | None = Field(default=None, ge=0, le=watching.MAX_POSITION)
+
+
+async def _player_data(request: Request) -> Any:
+    """What the player sent: a form (fetch, sendBeacon) or JSON."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            return json.loads(await request.body())
+        except json.JSONDecodeError as error:
+            raise BadRequest("The body is not valid JSON.") from error
+    return dict(await request.form())
+
+
 async def _progress_report(request: Request) -> ProgressReport:
-    """The report from the player: a form (fetch, sendBeacon) or JSON."""
     try:
-        if request.headers.get("content-type", "").startswith("application/json"):
-            data: Any = json.loads(await request.body())
-        else:
-            data = dict(await request.form())
-        return ProgressReport.model_validate(data)
-    except json.JSONDecodeError as error:
-        raise BadRequest("The body is not valid JSON.") from error
+        return ProgressReport.model_validate(await _player_data(request))
     except ValidationError as error:
         raise Unprocessable("position: a number of seconds is required.") from error
+
+
+async def _leaving(request: Request) -> Leaving:
+    try:
+        return Leaving.model_validate(await _player_data(request))
+    except ValidationError as error:
+        raise Unprocessable(
+            "started: the stream's start as the page was given it is required;"
+            " position: a number of seconds, when given."
+        ) from error
 
 
 @router.post("/watch/{slug}/progress", status_code=204, dependencies=[CheckedForm])
@@ -225,6 +283,61 @@ async def report_progress(
         device=_device(request) if from_player else None,
         streams=registry,
         settings=settings_of(request),
+    )
+    return Response(status_code=204)
+
+
+@router.post("/watch/{slug}/stream", dependencies=[CheckedForm])
+async def resume_stream(
+    request: Request,
+    slug: Slug,
+    viewer: PageViewer,
+    session: DbSession,
+    registry: Streams,
+) -> Response:
+    """The player shown again after it gave its place up: its device's stream started
+    again, ``{"started_at"}`` (409 ``too_many_streams`` when another device took the
+    place meanwhile)."""
+    if viewer is None:
+        raise Unauthorized("Sign in to watch.")
+    movie = await catalog.get_movie(session, slug)
+    if valid_device_id(request.cookies.get(DEVICE_COOKIE)) is None:
+        raise BadRequest("This browser has no device cookie: open the film's page again.")
+    stream = await flows.resume_stream(
+        session,
+        viewer=viewer,
+        movie_id=movie.id,
+        device=_device(request),
+        streams=registry,
+        settings=settings_of(request),
+    )
+    return JSONResponse({"started_at": stream.started_at.isoformat()})
+
+
+@router.post("/watch/{slug}/stream/end", status_code=204, dependencies=[CheckedForm])
+async def end_stream(
+    request: Request,
+    slug: Slug,
+    viewer: PageViewer,
+    session: DbSession,
+    registry: Streams,
+) -> Response:
+    """The player hidden or closing (``sendBeacon``: the page's cookies and the CSRF
+    token in the form): its position kept, and this browser's stream ended, if it is
+    still the one the player started. Only this viewer's, only this browser's (its
+    HttpOnly device cookie): a page cannot end another device's stream this way."""
+    if viewer is None:
+        raise Unauthorized("Sign in to keep your place in films.")
+    leaving = await _leaving(request)
+    movie = await catalog.get_movie(session, slug)
+    await flows.leave_playback(
+        session,
+        viewer=viewer,
+        movie_id=movie.id,
+        position=round(leaving.position) if leaving.position is not None else None,
+        device_id=valid_device_id(request.cookies.get(DEVICE_COOKIE)),
+        started_at=leaving.started,
+        streams=registry,
     )
     return Response(status_code=204)
 

@@ -151,6 +151,11 @@ class FakeStripe:
                 methods=["POST"],
             ),
             Route(
+                "/v1/invoices/create_preview",
+                self._endpoint(self._create_preview),
+                methods=["POST"],
+            ),
+            Route(
                 "/v1/invoice_payments",
                 self._endpoint(self._list_invoice_payments),
                 methods=["GET"],
@@ -299,13 +304,117 @@ class FakeStripe:
         behavior = params.get("proration_behavior", "create_prorations")
         if behavior not in ("create_prorations", "always_invoice", "none"):
             raise Refusal(400, f"Invalid proration_behavior: {behavior}")
-        if behavior == "always_invoice" and new["unit_amount"] > old["unit_amount"]:
-            start, end = item["current_period_start"], item["current_period_end"]
-            left = max(0.0, (end - now()) / max(1, end - start))
-            amount = round((new["unit_amount"] - old["unit_amount"]) * left)
-            invoice = self._invoice(subscription, amount, "subscription_update", paid=True)
-            subscription["latest_invoice"] = invoice["id"]
-            self.events.append(event("invoice.paid", invoice))
+        if behavior == "always_invoice":
+            at = self._proration_date(params.get("proration_date"), item, "proration_date")
+            lines = self._proration_lines(subscription, item, old, new, at)
+            amount = sum(line["amount"] for line in lines)
+            if amount > 0:  # a credit would go to the customer's balance: not modelled
+                invoice = self._invoice(
+                    subscription, amount, "subscription_update", paid=True, lines=lines
+                )
+                subscription["latest_invoice"] = invoice["id"]
+                self.events.append(event("invoice.paid", invoice))
+
+    def _proration_date(self, value: str | None, item: Object, param: str) -> int:
+        """The moment prorations are counted from: the one asked for, or now. Stripe
+        refuses one outside the item's current period."""
+        if value is None:
+            return now()
+        if not value.isdigit():
+            raise Refusal(400, f"Invalid integer: {value}", param=param)
+        at = int(value)
+        if not item["current_period_start"] <= at <= item["current_period_end"]:
+            raise Refusal(
+                400, "The proration_date must be within the current billing period.", param=param
+            )
+        return at
+
+    def _proration_lines(
+        self, subscription: Object, item: Object, old: Object, new: Object, at: int
+    ) -> list[Object]:
+        """Stripe's prorations of a price change at ``at``: the old price's unused time
+        credited and the new price's remaining time charged, each by the second to the
+        period's end and rounded to the cent."""
+        start, end = item["current_period_start"], item["current_period_end"]
+        share = (end - at) / max(1, end - start)
+        moment = time.strftime("%d %b %Y", time.gmtime(at))
+        return [
+            self._line(
+                item,
+                sign * round(price["unit_amount"] * share),
+                price=price,
+                period=(at, end),
+                description=f"{what} time on {price['product']} after {moment}",
+                proration=subscription["id"],
+            )
+            for sign, price, what in ((-1, old, "Unused"), (1, new, "Remaining"))
+        ]
+
+    def _create_preview(self, _: Request, params: Object) -> Object:
+        """The invoice a subscription's change would make, made by nothing: with
+        ``always_invoice``, the prorations invoiced at once; otherwise the next
+        renewal's invoice, the prorations on it."""
+        subscription_id = params.get("subscription")
+        if not subscription_id:
+            raise Refusal(400, "Pass a customer or a subscription to preview.", param="customer")
+        subscription = copy.deepcopy(self._find("subscription", subscription_id, "subscription"))
+        details = params.get("subscription_details") or {}
+        behavior = details.get("proration_behavior", "create_prorations")
+        if behavior not in ("create_prorations", "always_invoice", "none"):
+            raise Refusal(400, f"Invalid proration_behavior: {behavior}")
+        lines: list[Object] = []
+        for index, change in enumerate(details.get("items") or []):
+            items = subscription["items"]["data"]
+            item = next((item for item in items if item["id"] == change.get("id")), None)
+            if item is None:
+                raise missing(
+                    "subscription_item",
+                    str(change.get("id")),
+                    f"subscription_details[items][{index}][id]",
+                )
+            if "price" not in change:
+                continue
+            param = f"subscription_details[items][{index}][price]"
+            old, new = item["price"], self._price(change["price"], param)
+            at = self._proration_date(
+                details.get("proration_date"), item, "subscription_details[proration_date]"
+            )
+            item["price"] = new
+            if behavior != "none":
+                lines += self._proration_lines(subscription, item, old, new, at)
+        item = subscription["items"]["data"][0]
+        period = (item["current_period_start"], item["current_period_end"])
+        if behavior != "always_invoice":
+            length = period[1] - period[0]
+            period = (period[1], period[1] + length)
+            lines.append(
+                self._line(item, item["price"]["unit_amount"], price=item["price"], period=period)
+            )
+        amount = sum(line["amount"] for line in lines)
+        return {
+            "id": None,
+            "object": "invoice",
+            "customer": subscription["customer"],
+            "currency": self.currency,
+            "amount_due": max(0, amount),
+            "amount_paid": 0,
+            "amount_remaining": max(0, amount),
+            "billing_reason": "upcoming",
+            "created": now(),
+            "status": "draft",
+            "period_start": period[0],
+            "period_end": period[1],
+            "parent": {
+                "type": "subscription_details",
+                "quote_details": None,
+                "subscription_details": {
+                    "subscription": subscription["id"],
+                    "metadata": dict(subscription["metadata"]),
+                },
+            },
+            "lines": {"object": "list", "data": lines, "has_more": False},
+            "livemode": False,
+        }
 
     def _create_portal(self, _: Request, params: Object) -> Object:
         customer = self._find("customer", str(params.get("customer")), "customer")
@@ -558,7 +667,13 @@ class FakeStripe:
         return subscription, previous
 
     def _invoice(
-        self, subscription: Object, amount: int, reason: str, *, paid: bool = True
+        self,
+        subscription: Object,
+        amount: int,
+        reason: str,
+        *,
+        paid: bool = True,
+        lines: list[Object] | None = None,
     ) -> Object:
         """An invoice of the subscription's current period, paid through a payment
         intent (and its charge) or left open after a failed attempt."""
@@ -609,7 +724,11 @@ class FakeStripe:
                         "metadata": dict(subscription["metadata"]),
                     },
                 },
-                "lines": {"object": "list", "data": [self._line(item, amount)], "has_more": False},
+                "lines": {
+                    "object": "list",
+                    "data": lines or [self._line(item, amount)],
+                    "has_more": False,
+                },
                 "livemode": False,
             }
         )
@@ -633,16 +752,40 @@ class FakeStripe:
             }
         )
 
-    def _line(self, item: Object, amount: int) -> Object:
-        price = item["price"]
+    def _line(
+        self,
+        item: Object,
+        amount: int,
+        *,
+        price: Object | None = None,
+        period: tuple[int, int] | None = None,
+        description: str = "",
+        proration: str | None = None,
+    ) -> Object:
+        """An invoice line of the item: its price for its period, unless told otherwise;
+        a proration (of the subscription ``proration``) says so on its parent."""
+        price = price or item["price"]
+        start, end = period or (item["current_period_start"], item["current_period_end"])
         cost = f"{price['unit_amount'] / 100:.2f} {self.currency.upper()}"
+        described = f"1 \N{MULTIPLICATION SIGN} {price['product']} (at {cost} / month)"
         return {
             "id": new_id("il"),
             "object": "line_item",
             "amount": amount,
             "currency": self.currency,
-            "description": f"1 \N{MULTIPLICATION SIGN} {price['product']} (at {cost} / month)",
-            "period": {"start": item["current_period_start"], "end": item["current_period_end"]},
+            "description": description or described,
+            "period": {"start": start, "end": end},
+            "parent": {
+                "type": "subscription_item_details",
+                "invoice_item_details": None,
+                "subscription_item_details": {
+                    "invoice_item": new_id("ii") if proration else None,
+                    "proration": bool(proration),
+                    "proration_details": {"credited_items": None},
+                    "subscription": proration or item["subscription"],
+                    "subscription_item": item["id"],
+                },
+            },
             "pricing": {
                 "type": "price_details",
                 "price_details": {"price": price["id"], "product": price["product"]},

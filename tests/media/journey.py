@@ -77,9 +77,11 @@ async def wait_for_video(
     until: str = "ready",
     timeout: float = 120,
 ) -> dict[str, Any]:
-    """Poll the admin view of a movie until its video reaches ``until`` (or fails)."""
+    """Poll the admin view of a movie until its video reaches ``until`` (or fails); the
+    answer says what progress and time left were seen while it processed."""
     deadline = time.monotonic() + timeout
     seen: list[float] = []
+    left: list[int | None] = []
     while True:
         body = (
             await client.get(f"/api/admin/movies/{movie['id']}", headers=admin["headers"])
@@ -87,8 +89,9 @@ async def wait_for_video(
         video = body["video"]
         if video["status"] == "processing":
             seen.append(video["progress"])
+            left.append(video["eta_seconds"])
         if video["status"] in (until, "failed"):
-            body["progress_seen"] = seen
+            body["progress_seen"], body["eta_seen"] = seen, left
             return body
         assert time.monotonic() < deadline, f"video still {video['status']} after {timeout} s"
         await asyncio.sleep(0.2)

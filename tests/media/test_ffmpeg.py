@@ -5,8 +5,8 @@ import pytest
 
 from kushfilms.media.ffmpeg import (
     TranscodeError,
-    estimate,
     ffmpeg_executable,
+    fraction_done,
     progress_position,
     run_ffmpeg,
     split_progress_line,
@@ -71,16 +71,26 @@ def test_progress_position_is_read_in_seconds(block: dict[str, str], seconds: fl
     assert progress_position(block) == seconds
 
 
-def test_estimate_extrapolates_the_time_left() -> None:
-    assert estimate(25.0, 100.0, elapsed=10.0) == (25.0, 30.0)
-    assert estimate(100.0, 100.0, elapsed=40.0) == (100.0, 0.0)
-    assert estimate(0.0, 100.0, elapsed=3.0) == (0.0, None)
+@pytest.mark.parametrize(
+    ("block", "done"),
+    [
+        ({"frame": "50", "out_time_us": "9000000"}, 0.25),  # frames tell, when expected
+        ({"frame": "250"}, 1.0),  # a frame or two more than planned
+        ({"frame": "0", "out_time_us": "N/A"}, 0.0),
+        ({"out_time_us": "2500000"}, 0.25),  # no frame count: the clock
+        ({"out_time_us": "N/A"}, None),
+    ],
+)
+def test_the_share_done_is_read_from_the_frames_written(
+    block: dict[str, str], done: float | None
+) -> None:
+    assert fraction_done(block, duration=10.0, frames=200) == done
 
 
-def test_estimate_stays_between_0_and_100() -> None:
-    # The sprite sheets' timestamps can run past the film's end.
-    assert estimate(130.0, 100.0, elapsed=5.0) == (100.0, 0.0)
-    assert estimate(5.0, 0.0, elapsed=5.0) == (0.0, None)
+def test_without_expected_frames_the_share_done_is_read_from_the_clock() -> None:
+    assert fraction_done({"frame": "50", "out_time_us": "5000000"}, duration=10.0, frames=0) == 0.5
+    assert fraction_done({"out_time_us": "13000000"}, duration=10.0, frames=0) == 1.0
+    assert fraction_done({"out_time_us": "1000000"}, duration=0.0, frames=0) is None
 
 
 def test_error_summary_names_the_cause_not_the_unwinding() -> None:
@@ -124,15 +134,12 @@ def test_a_flood_of_decode_errors_becomes_a_short_message() -> None:
     assert len(str(failed.value)) <= 400
 
 
-def test_a_finished_run_reports_100_percent() -> None:
-    reports: list[tuple[float, float | None]] = []
+def test_a_finished_run_reports_all_of_it_done() -> None:
+    reports: list[float] = []
     command = quiet("-progress", "pipe:1", "-nostats", "-f", "lavfi", "-i", "testsrc2=d=1")
     command += ["-f", "null", "-"]
     run_ffmpeg(
-        command,
-        duration=1.0,
-        on_progress=lambda percent, eta: reports.append((percent, eta)),
-        should_stop=lambda: False,
+        command, duration=1.0, frames=25, on_progress=reports.append, should_stop=lambda: False
     )
-    assert reports[-1] == (100.0, 0.0)
-    assert all(0 <= percent <= 100 for percent, _ in reports)
+    assert reports[-1] == 1.0
+    assert all(0 <= done <= 1 for done in reports)

@@ -1,6 +1,7 @@
 """The media store's layout, pinned: stored objects outlive code, so a key once written
 must be found again by every later version."""
 
+import re
 import uuid
 from pathlib import Path
 
@@ -71,6 +72,26 @@ def test_a_poster_comes_in_widths_under_one_stem() -> None:
     assert not layout.is_poster_file("ffffff-780.jpg", key)
     assert not layout.is_poster_file("a1b2c3-780.jpg", None)
     assert layout.art_url(key) == "/media/art/66666666-7777-8888-9999-000000000000/a1b2c3-780.jpg"
+
+
+def test_a_picture_the_platform_made_says_so_in_its_key() -> None:
+    uploaded = layout.poster_key(MOVIE, "a1b2c3", 1600)
+    frame = layout.poster_key(MOVIE, "d4e5f6", 1280, "frame")
+    derived = layout.poster_key(MOVIE, "a7b8c9", 780, "derived")
+
+    assert derived.endswith("/a7b8c9-derived-780.jpg")
+    assert [layout.art_origin(key) for key in (uploaded, frame, derived)] == [
+        "upload",
+        "frame",
+        "derived",
+    ]
+    assert [layout.art_width(key) for key in (uploaded, frame, derived)] == [1600, 1280, 780]
+    assert layout.poster_variant(derived, 342).endswith("/a7b8c9-derived-342.jpg")
+    assert layout.is_poster_file("a7b8c9-derived-342.jpg", derived)
+    assert not layout.is_poster_file("a7b8c9-derived-342.jpg", frame)
+    for key in (uploaded, frame, derived):
+        assert re.fullmatch(layout.POSTER_FILE, key.rsplit("/", 1)[-1])
+    assert layout.art_width("art/frame-grab.jpg") is None
 
 
 def test_local_files_live_under_the_configured_directories(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import io
 import subprocess
 import time
 import uuid
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import m3u8
 import pytest
+from PIL import Image
 
 from kushfilms.kit.clock import utcnow
 from kushfilms.media import layout
@@ -47,6 +49,11 @@ async def test_an_uploaded_film_becomes_a_signed_adaptive_stream(
     assert movie["duration"] == 3
     assert movie["thumbnail_url"].startswith("/media/art/")
     assert (await client.get(movie["thumbnail_url"])).headers["content-type"] == "image/jpeg"
+    # A landscape film's frame is its backdrop, at its own size; its poster is made from it.
+    assert movie["backdrop_url"].endswith("-frame-1280.jpg")
+    assert movie["poster_url"].endswith("-derived-780.jpg")
+    backdrop = Image.open(io.BytesIO((await client.get(movie["backdrop_url"])).content))
+    assert backdrop.size == (1280, 720)
 
     playback = (await client.get(f"/api/movies/{movie['slug']}/playback")).json()
 
@@ -274,4 +281,8 @@ async def test_progress_is_reported_while_processing(
     assert body["video"]["status"] == "ready"
     assert any(0 < percent < 100 for percent in body["progress_seen"])
     assert body["progress_seen"] == sorted(body["progress_seen"])
+    assert body["video"]["progress"] == 100
+    # How long is left is said while it runs, and no more once it is done.
+    assert any(left is not None and left > 0 for left in body["eta_seen"])
+    assert body["video"]["eta_seconds"] is None
     assert uuid.UUID(body["video"]["id"])

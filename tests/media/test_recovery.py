@@ -91,14 +91,15 @@ async def test_a_killed_workers_film_is_retried_as_soon_as_serves_worker_is_back
 
 async def _well_into_the_transcode(
     client: httpx.AsyncClient, admin: dict[str, Any], movie: dict[str, Any]
-) -> None:
+) -> float:
+    """Wait until the video is more than 5 % processed; returns how far it got."""
     deadline = time.monotonic() + 60
     while True:
         video = (
             await client.get(f"/api/admin/movies/{movie['id']}", headers=admin["headers"])
         ).json()["video"]
         if video["status"] == "processing" and video["progress"] > 5:
-            return
+            return float(video["progress"])
         assert time.monotonic() < deadline, video
         await asyncio.sleep(0.1)
 
@@ -119,7 +120,7 @@ async def _kill_and_recover(
     await attach(client, admin, movie, clip)
 
     # Wait until the first worker is well into the transcode, then kill it outright.
-    await _well_into_the_transcode(client, admin, movie)
+    reached = await _well_into_the_transcode(client, admin, movie)
     encoders = [p for p in first.children(recursive=True) if "ffmpeg" in p.name()]
     assert encoders, "the worker should be running ffmpeg"
     os.kill(first.pid, signal.SIGKILL)
@@ -132,6 +133,9 @@ async def _kill_and_recover(
 
     assert body["video"]["status"] == "ready", body["video"]["error"]
     assert body["video"]["attempts"] == 2
+    # The second attempt starts over, but the figure shown never goes back.
+    assert body["progress_seen"] == sorted(body["progress_seen"])
+    assert all(percent >= reached for percent in body["progress_seen"])
     master_key = layout.master_key(uuid.UUID(body["video"]["id"]))
     storage = client._transport.app.state.storage  # type: ignore[attr-defined]
     master = m3u8.loads((await storage.get_bytes(master_key)).decode())

@@ -65,7 +65,9 @@ async def test_the_poster_box_refreshes_itself_when_processing_ends(
             .where(Video.movie_id == uuid.UUID(movie["id"]))
             .values(status=VideoStatus.READY, progress=100.0)
         )
-        await catalog.set_poster_key(session, uuid.UUID(movie["id"]), "art/frame-grab.jpg")
+        await catalog.set_pictures(
+            session, uuid.UUID(movie["id"]), poster_key="art/frame-grab.jpg", backdrop_key=None
+        )
     ready = await client.get(f"/admin/movies/{movie['id']}/video", headers=HTMX)
     box = await client.get(f"/admin/movies/{movie['id']}/poster", headers=HTMX)
 

@@ -52,6 +52,14 @@ def data_testid(page: str, testid: str) -> str:
     return html.unescape(found.group(1)).strip()
 
 
+def confirm_form(page: str) -> dict[str, str]:
+    """The fields the plan change's confirmation button posts."""
+    form = re.search(r'<form method="post" action="/pricing/change".*?</form>', page, re.S)
+    assert form, "no confirmation form"
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(0)))
+    return {name: html.unescape(value) for name, value in fields.items()}
+
+
 async def signed_in_viewer(client: httpx.AsyncClient, name: str = "Ada Viewer") -> dict[str, Any]:
     body = await register(client, name=name)
     response = await sign_in(client, body["user"]["email"])
@@ -328,13 +336,14 @@ async def test_switching_up_starts_now_and_switching_down_waits_for_the_period(
     assert "Starts now" in plan_card(pricing, "PREMIUM")
     assert "Cancel to go back to Free" in plan_card(pricing, "FREE")
 
-    token = await form_token(client, "/pricing")
-    upgraded = await post_form(client, "/pricing/change", token, plan="PREMIUM")
+    confirmation = (await client.get("/pricing/change?plan=PREMIUM")).text
+    upgraded = await client.post("/pricing/change", data=confirm_form(confirmation))
     assert upgraded.headers["location"] == "/account/subscription?done=upgraded"
     page = (await client.get("/account/subscription")).text
     assert data_testid(page, "plan-in-use") == "Premium"
     assert len(re.findall(r'data-testid="payment" data-status="SUCCEEDED"', page)) == 2
 
+    token = await form_token(client, "/pricing")
     downgraded = await post_form(client, "/pricing/change", token, plan="BASIC")
     assert downgraded.headers["location"] == "/account/subscription?done=downgraded"
     page = (await client.get("/account/subscription")).text

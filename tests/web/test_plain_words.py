@@ -19,6 +19,7 @@ from tests.films import add_video, film
 from tests.web.test_auth_pages import CSRF, form_token, sign_in
 from tests.web.test_billing_pages import (
     card,
+    confirm_form,
     data_testid,
     post_form,
     signed_in_viewer,
@@ -191,9 +192,10 @@ async def test_a_subscriber_who_upgrades_for_a_film_is_led_back_to_it(
     back = f"/watch/{movie['slug']}"
 
     pricing = (await client.get(f"/pricing?next={back}")).text
-    token = CSRF.search(pricing)
-    assert token
-    changed = await post_form(client, "/pricing/change", token.group(1), plan="PREMIUM", next=back)
+    switch = re.search(r'href="([^"]+)" data-testid="plan-action">Switch to Premium', pricing)
+    assert switch
+    confirmation = (await client.get(html.unescape(switch.group(1)))).text
+    changed = await client.post("/pricing/change", data=confirm_form(confirmation))
     landed = (await client.get(changed.headers["location"])).text
 
     assert changed.status_code == 303

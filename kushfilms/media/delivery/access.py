@@ -1,7 +1,8 @@
 """Whether a grant still opens a film, decided again at every playlist fetch.
 
-:func:`check_access` asks whether the film is still published and still on the
-grant's video, and whether the grant's viewer is still entitled to it under their
+:func:`check_access` asks whether the film is still published (or the grant's viewer
+an administrator, who may preview it before it is) and still on the grant's video,
+and whether the grant's viewer is still entitled to it under their
 plan as it is now (the one entitlement function, ``billing.service.entitlement_for``). The
 rung cap is the lower of the grant's and the plan's. What the database said is kept
 per viewer and film for ``KF_PLAYBACK_CHECK_SECONDS`` (5 s) by :class:`AccessChecks`,
@@ -27,7 +28,7 @@ from kushfilms.kit.clock import utcnow
 from kushfilms.kit.signing import derive_key
 from kushfilms.media import service as media
 from kushfilms.media.delivery.signing import BadGrant, Grant, Scope, read_grant, sign_grant
-from kushfilms.models import User, VideoStatus
+from kushfilms.models import Role, User, VideoStatus
 
 _USER = "user:"
 
@@ -109,6 +110,7 @@ class Standing:
     video_id: uuid.UUID | None = None  # the film's playable video
     heights: tuple[int, ...] = ()  # of its rungs
     entitlement: Entitlement | None = None  # None: the viewer no longer exists
+    admin: bool = False  # the viewer is an administrator (who may preview unpublished films)
 
 
 async def standing_of(session: AsyncSession, grant: Grant, settings: Settings) -> Standing:
@@ -129,12 +131,13 @@ async def standing_of(session: AsyncSession, grant: Grant, settings: Settings) -
         video_id=video.id if video is not None and ready else None,
         heights=rung_heights(video.renditions) if video is not None and ready else (),
         entitlement=await entitlement_for(session, viewer, movie.access_level, settings),
+        admin=viewer is not None and viewer.role == Role.ADMIN,
     )
 
 
 def judge(grant: Grant, standing: Standing) -> int:
     """The tallest rung a playlists grant opens now; the reason as an error when none."""
-    if not standing.published:
+    if not standing.published and not standing.admin:
         raise FilmWithdrawn()
     entitlement = standing.entitlement
     if entitlement is None:

@@ -15,6 +15,10 @@ Media URLs look like ``/media/<movie>/<token>/<path>``, the token a signed
   fresh URLs before those lapse (static/js/player.js does it as it loads
   segments), so playback goes on while the viewer may watch, and stops within
   those minutes once they may not (``files.py``).
+
+An administrator may also *preview* a film, published or not, once its video is
+ready: the same signed URLs (the playlists' checks let administrators' grants play
+unpublished films), but no stream session is opened and the view is not counted.
 """
 
 import secrets
@@ -32,6 +36,7 @@ from kushfilms.billing.service import entitlement_for
 from kushfilms.billing.streams import StreamRegistry
 from kushfilms.catalog import service as catalog
 from kushfilms.config import Settings
+from kushfilms.errors import Forbidden, Unauthorized
 from kushfilms.kit.clock import utcnow
 from kushfilms.media import layout, watching
 from kushfilms.media import service as media
@@ -44,7 +49,12 @@ from kushfilms.media.delivery.access import (
     viewer_tag,
 )
 from kushfilms.media.delivery.signing import Grant, sign_grant
-from kushfilms.models import User
+from kushfilms.models import Role, User
+
+
+class PreviewForAdminsOnly(Forbidden):
+    code = "preview_for_admins_only"
+    message = "Only administrators can preview films."
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ class Playback:
     device_id: str | None  # the device the stream is counted against; None when anonymous
     segment_url_seconds: int  # how long the URLs inside a media playlist last
     timings: tuple[tuple[str, float], ...] = ()  # (step, ms), ending with the total
+    stream_started_at: datetime | None = None  # when the device's stream (re)started
+    preview: bool = False  # an administrator's preview: no stream, no view, no progress
 
 
 @dataclass
@@ -96,16 +108,23 @@ async def start_playback(
     settings: Settings,
     streams: StreamRegistry,
     device: Device,
+    preview: bool = False,
 ) -> Playback:
     """Decide whether the viewer may watch, and hand out signed media URLs if so.
 
     A signed-in viewer's device opens a stream session (TooManyStreams beyond
     their plan's limit); anonymous viewers of free films are not counted. The
     playback's ``timings`` say how long the entitlement check, the stream session
-    and the whole decision took.
+    and the whole decision took. A ``preview`` (administrators only: 401 for anonymous
+    viewers, else ``PreviewForAdminsOnly``) plays unpublished films too, from the
+    start, and opens no stream session.
     """
     stopwatch = Stopwatch()
-    movie = await catalog.get_movie(session, id_or_slug)
+    if preview and viewer is None:
+        raise Unauthorized()
+    if preview and viewer is not None and viewer.role != Role.ADMIN:
+        raise PreviewForAdminsOnly()
+    movie = await catalog.get_movie(session, id_or_slug, include_unpublished=preview)
     with stopwatch.step("entitlement"):
         decision = await entitlement_for(session, viewer, movie.access_level, settings)
     if not decision.allowed:
@@ -119,20 +138,23 @@ async def start_playback(
     tag = viewer_tag(viewer) if viewer else f"anonymous:{secrets.token_hex(6)}"
     grant = Grant(movie.id, video.id, tag, max_height, expires_at)
     base = layout.grant_url(movie.id, sign_grant(grant, media_key(settings)))
-    resume = await watching.resume_position(session, viewer, movie)
-    if viewer is not None:  # last, so that no other refusal leaves a session open
+    resume = 0 if preview else await watching.resume_position(session, viewer, movie)
+    stream = None
+    if viewer is not None and not preview:  # last: no other refusal leaves a session open
         with stopwatch.step("streams"):
-            await streams.open(viewer, device, movie_id=movie.id, limit=decision.streams)
+            stream = await streams.open(viewer, device, movie_id=movie.id, limit=decision.streams)
     return Playback(
         movie_id=movie.id,
         manifest_url=base + layout.MASTER_PLAYLIST,
         expires_at=expires_at,
         max_height=max_height,
-        poster_url=movie.thumbnail_url,
+        poster_url=movie.backdrop_url or movie.thumbnail_url,  # the player is 16:9
         thumbnails_vtt_url=base + layout.THUMBNAILS_PATH,
         duration=movie.duration,
         resume_position=resume,
-        device_id=device.id if viewer is not None else None,
+        device_id=stream.device_id if stream is not None else None,
         segment_url_seconds=settings.segment_url_seconds,
         timings=stopwatch.stop(),
+        stream_started_at=stream.started_at if stream is not None else None,
+        preview=preview,
     )

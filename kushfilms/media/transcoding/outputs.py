@@ -2,6 +2,7 @@
 playlist (ffmpeg's would state the configured bitrates, not the real ones) and the
 scrub-preview index of the sprite sheets."""
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +21,23 @@ from kushfilms.media.playlists import (
     sprite_cues,
     webvtt,
 )
+from kushfilms.media.transcoding.artwork import make_poster, make_sprites
 from kushfilms.media.transcoding.ladder import Rung, SpriteSpec
+
+
+def finish_outputs(
+    out_dir: Path, frame: Path, info: SourceInfo, rungs: Sequence[Rung], sprite: SpriteSpec
+) -> list[Rendition]:
+    """Make what follows from the ladder run's files in ``out_dir``: the master playlist,
+    the scrub-preview sheets and their index, and the film's frame at ``frame``; the
+    stills they are made of go (never published). Returns the renditions."""
+    renditions = write_master_playlist(out_dir, rungs)
+    stills = out_dir / layout.STILLS_DIR
+    make_sprites(stills, out_dir / layout.SPRITE_DIR, sprite, info)
+    sprite_vtt(out_dir, info, sprite)
+    make_poster(stills, frame)
+    shutil.rmtree(stills)
+    return renditions
 
 
 def write_master_playlist(out_dir: Path, rungs: Sequence[Rung]) -> list[Rendition]:

@@ -1,4 +1,5 @@
-"""What the admin pages share: how a video's state reads, htmx requests, notices."""
+"""What the admin pages share: how a video's state and a film's pictures read, htmx
+requests, notices."""
 
 from dataclasses import dataclass
 from typing import Literal
@@ -6,7 +7,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import Request
 
-from kushfilms.models import Video, VideoStatus
+from kushfilms.media import layout
+from kushfilms.media.pictures import OTHER, Kind
+from kushfilms.models import Movie, Video, VideoStatus
 from kushfilms.web.auth_pages import safe_next
 
 StateKey = Literal["none", "uploaded", "processing", "ready", "failed"]
@@ -17,6 +20,7 @@ NOTICES = {
     "created": "Film created. Now upload its video.",
     "saved": "Changes saved.",
     "poster": "Poster updated.",
+    "backdrop": "Backdrop updated.",
     "published": "The film is published.",
     "unpublished": "The film is unpublished.",
     "deleted": "The film is deleted.",
@@ -75,6 +79,37 @@ def video_state(video: Video | None) -> VideoState:
         )
     # Uploaded and queued; after a failed attempt the note says a retry is coming.
     return VideoState("uploaded", "Waiting to process", error=video.error)
+
+
+@dataclass(frozen=True, slots=True)
+class PictureSlot:
+    """One of a film's pictures as its edit page shows it: where it came from, and what
+    uploading one would do."""
+
+    kind: Kind
+    url: str | None
+    note: str
+
+
+def picture_slots(movie: Movie) -> list[PictureSlot]:
+    keys: dict[Kind, str | None] = {"poster": movie.poster_key, "backdrop": movie.backdrop_key}
+    slots = []
+    for kind, key in keys.items():
+        other = OTHER[kind]
+        if key is None:
+            note = (
+                f"No {kind} yet: one is taken from the video when it is processed, or made"
+                f" from the {other} when you upload that."
+            )
+        else:
+            note = {
+                "upload": "Uploaded.",
+                "frame": f"Taken from the video. Upload a {kind} to use your own.",
+                "derived": f"Made from the {other}, shown whole over a blurred fill. Upload"
+                f" a {kind} to use your own.",
+            }[layout.art_origin(key)]
+        slots.append(PictureSlot(kind, layout.art_url(key) if key else None, note))
+    return slots
 
 
 def is_htmx(request: Request) -> bool:

@@ -1,4 +1,4 @@
-"""Making and editing a film: its details, its poster, and the state of its video."""
+"""Making and editing a film: its details, its pictures, and the state of its video."""
 
 import uuid
 from typing import Annotated, Any
@@ -12,9 +12,11 @@ from kushfilms.deps import DbSession, MediaStorage, ReadSession
 from kushfilms.errors import KushError
 from kushfilms.media import flows
 from kushfilms.media import service as media
+from kushfilms.media.pictures import Kind, UnsupportedImage
 from kushfilms.models import User
+from kushfilms.state import app_state
 from kushfilms.web.admin_pages import panels
-from kushfilms.web.admin_pages.common import page_messages, video_state
+from kushfilms.web.admin_pages.common import page_messages, picture_slots, video_state
 from kushfilms.web.admin_pages.movie_form import ACCESS_LEVELS, MovieForm, check_movie_form
 from kushfilms.web.deps import CheckedForm, PageAdmin, Templates
 from kushfilms.web.templating import Pages
@@ -125,6 +127,7 @@ async def _edit_page(
         "notice": notice,
         "problem": problem,
         "max_poster_mib": MAX_POSTER_MIB,
+        "pictures": picture_slots(movie),
     }
     return pages.render(
         request, "admin/movie_edit.html", viewer=admin, status_code=status_code, **context
@@ -173,21 +176,51 @@ async def upload_poster(
     request: Request,
     movie_id: uuid.UUID,
     admin: PageAdmin,
-    session: DbSession,
+    session: ReadSession,
     pages: Templates,
     storage: MediaStorage,
     file: UploadFile | None = None,
 ) -> Response:
+    return await _upload_picture(request, movie_id, "poster", admin, session, pages, storage, file)
+
+
+@router.post("/admin/movies/{movie_id}/backdrop", dependencies=[CheckedForm])
+async def upload_backdrop(
+    request: Request,
+    movie_id: uuid.UUID,
+    admin: PageAdmin,
+    session: ReadSession,
+    pages: Templates,
+    storage: MediaStorage,
+    file: UploadFile | None = None,
+) -> Response:
+    return await _upload_picture(
+        request, movie_id, "backdrop", admin, session, pages, storage, file
+    )
+
+
+async def _upload_picture(
+    request: Request,
+    movie_id: uuid.UUID,
+    kind: Kind,
+    admin: User,
+    session: AsyncSession,
+    pages: Pages,
+    storage: MediaStorage,
+    file: UploadFile | None,
+) -> Response:
     problem, status = "Choose an image file to upload.", 422
     if file is not None and file.size:
+        await session.close()  # no transaction stays open across the image work
+        db = app_state(request).db
         try:
-            await flows.set_poster(session, movie_id=movie_id, image=file, storage=storage)
-        except (flows.PosterTooLarge, media.UnsupportedImage) as error:
+            await flows.set_picture(db, movie_id=movie_id, kind=kind, image=file, storage=storage)
+        except (flows.PosterTooLarge, UnsupportedImage) as error:
             problem, status = error.detail, error.status
         else:
-            return RedirectResponse(f"/admin/movies/{movie_id}/edit?notice=poster", 303)
+            return RedirectResponse(f"/admin/movies/{movie_id}/edit?notice={kind}", 303)
     return await _edit_page(
-        request, pages, session, admin, movie_id, errors={"poster": problem}, status_code=status
+        request, pages, session, admin, movie_id, errors={kind: problem}, status_code=status
     )
 
 
@@ -211,6 +244,7 @@ async def poster_box(
         "admin/_poster_box.html",
         viewer=admin,
         movie=movie,
+        pictures=picture_slots(movie),
         errors={},
         max_poster_mib=MAX_POSTER_MIB,
     )

@@ -655,14 +655,29 @@ function startPlayer(root) {
   // devices play at once, and a device silent for a minute gives up its place.
   let lastReported = -1;
   let streamLost = false;
-  function reportProgress(leaving = false) {
-    if (streamLost || !("reportProgress" in data) || !data.progressUrl) return;
-    const position = Math.floor(video.ended ? duration() : video.currentTime);
-    if (position === lastReported || (position === 0 && lastReported === -1 && !video.ended)) return;
-    lastReported = position;
+  let streamGivenUp = false; // hidden or closed: the place was handed back (see below)
+
+  function pageForm() {
     const form = new FormData();
-    form.append("position", String(position));
     form.append("csrf_token", document.querySelector('meta[name="csrf-token"]')?.content ?? "");
+    return form;
+  }
+
+  // The position worth remembering now, or null (nothing played yet, or already said).
+  function positionToReport() {
+    if (!("reportProgress" in data)) return null;
+    const position = Math.floor(video.ended ? duration() : video.currentTime);
+    if (position === lastReported || (position === 0 && lastReported === -1 && !video.ended)) return null;
+    return position;
+  }
+
+  function reportProgress(leaving = false) {
+    if (streamLost || streamGivenUp || !("reportProgress" in data) || !data.progressUrl) return;
+    const position = positionToReport();
+    if (position === null) return;
+    lastReported = position;
+    const form = pageForm();
+    form.append("position", String(position));
     // sendBeacon survives the page closing; while the page stays, fetch hears the answer.
     if (leaving && navigator.sendBeacon && navigator.sendBeacon(data.progressUrl, form)) return;
     fetch(data.progressUrl, { method: "POST", body: form, credentials: "same-origin", keepalive: leaving })
@@ -681,13 +696,68 @@ function startPlayer(root) {
     root.dataset.stream = "lost";
   }
 
+  // A page hidden or closed hands its place back at once (a beacon: it outlives the
+  // page), saying how far the viewer got and which stream it started, so that a newer
+  // page of this browser (a reload, the next film) keeps its own. Shown again (or kept
+  // by the browser and brought back), it asks for a place before it plays on; a film
+  // playing on in a hidden tab asks at its next heartbeat.
+  function giveUpStream() {
+    if (!data.streamUrl || !data.streamStarted) {
+      reportProgress(true);
+      return;
+    }
+    if (streamGivenUp || streamLost) return;
+    streamGivenUp = true;
+    const form = pageForm();
+    form.append("started", data.streamStarted);
+    const position = positionToReport();
+    if (position !== null) {
+      form.append("position", String(position));
+      lastReported = position;
+    }
+    const url = `${data.streamUrl}/end`;
+    if (navigator.sendBeacon && navigator.sendBeacon(url, form)) return;
+    fetch(url, { method: "POST", body: form, credentials: "same-origin", keepalive: true }).catch(() => {});
+  }
+
+  let rejoining = null;
+  function rejoinStream() {
+    if (!streamGivenUp || streamLost || !data.streamUrl) return;
+    rejoining = rejoining || fetch(data.streamUrl, { method: "POST", body: pageForm(), credentials: "same-origin" })
+      .then(async (response) => {
+        const answer = await response.json().catch(() => null);
+        if (response.ok && answer?.started_at) {
+          data.streamStarted = answer.started_at;
+          streamGivenUp = false;
+        } else if (response.status === 409) {
+          loseStream(answer);
+        }
+      })
+      .catch(() => {}) // offline: asked again at the next heartbeat, or when played
+      .finally(() => { rejoining = null; });
+  }
+
   window.setInterval(() => {
-    if (!video.paused && !video.ended) reportProgress();
+    if (video.paused || video.ended) return;
+    if (streamGivenUp) rejoinStream();
+    else reportProgress();
   }, REPORT_EVERY_MS);
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "hidden") reportProgress(true);
+    if (document.visibilityState === "hidden") giveUpStream();
+    else rejoinStream();
   });
-  window.addEventListener("pagehide", () => reportProgress(true));
+  window.addEventListener("pagehide", giveUpStream);
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) rejoinStream();
+  });
+  video.addEventListener("play", rejoinStream);
+  // Going back or forward, the browser may show this page from its HTTP cache: then the
+  // server opened no stream for this visit, and the one the page names was handed back.
+  const [arrival] = performance.getEntriesByType?.("navigation") ?? [];
+  if (arrival?.type === "back_forward" && data.streamUrl) {
+    streamGivenUp = true;
+    rejoinStream();
+  }
 
   // --- Go -----------------------------------------------------------------------
   root.classList.add("player-ready", "player-paused");
