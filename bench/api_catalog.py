@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy import insert
 
 from kushfilms.config import Settings
@@ -207,14 +208,16 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def wrk_script(paths: list[str], directory: Path) -> Path:
+def wrk_script(paths: list[str], directory: Path, headers: dict[str, str]) -> Path:
     script = directory / f"paths-{uuid.uuid4().hex}.lua"
     listed = ",\n".join(json.dumps(path) for path in paths)
+    header_table = ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
     script.write_text(
         f"local paths = {{\n{listed}\n}}\n"
+        f"local headers = {{{header_table}}}\n"
         "math.randomseed(os.time())\n"
         "request = function()\n"
-        "  return wrk.format('GET', paths[math.random(#paths)])\n"
+        "  return wrk.format('GET', paths[math.random(#paths)], headers)\n"
         "end\n"
         "done = function(summary, latency, requests)\n"
         "  local e = summary.errors\n"
@@ -227,23 +230,28 @@ def wrk_script(paths: list[str], directory: Path) -> Path:
     return script
 
 
-def visit_all(port: int, paths: list[str]) -> None:
+def visit_all(port: int, paths: list[str], headers: dict[str, str]) -> None:
     """Request every path once, four at a time, as earlier viewers would have."""
 
     def fetch(path: str) -> None:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as response:
-            response.read()
+        httpx.get(f"http://127.0.0.1:{port}{path}", headers=headers, timeout=30).raise_for_status()
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(fetch, paths))
 
 
 def drive(
-    name: str, port: int, paths: list[str], seconds: int, connections: int, tmp: Path
+    name: str,
+    port: int,
+    paths: list[str],
+    seconds: int,
+    connections: int,
+    tmp: Path,
+    headers: dict[str, str] | None = None,
 ) -> Result:
-    script = wrk_script(paths, tmp)
+    script = wrk_script(paths, tmp, headers or {})
     base = f"http://127.0.0.1:{port}"
-    visit_all(port, paths)
+    visit_all(port, paths, headers or {})
     subprocess.run(
         ["wrk", "-t1", f"-c{connections}", "-d3s", "-s", str(script), base],
         check=True,
@@ -275,6 +283,14 @@ def drive(
         p99_ms=data["p99"] / 1000,
         errors=data["errors"],
     )
+
+
+def sign_up(port: int) -> dict[str, str]:
+    """A new viewer's bearer header, as their app would send it."""
+    body = {"email": f"bench-{uuid.uuid4().hex[:8]}@example.com", "password": "x" * 16, "name": "B"}
+    response = httpx.post(f"http://127.0.0.1:{port}/api/auth/register", json=body, timeout=30)
+    response.raise_for_status()
+    return {"Authorization": "Bearer " + response.json()["access_token"]}
 
 
 def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -347,14 +363,24 @@ def main() -> None:
         server = start([str(BIN / "kushfilms"), "serve", "--port", str(port)], server_env, port)
         label = "" if cached else " (uncached)"
         try:
+            viewer = sign_up(port)
             for name, paths in (
                 ("list", list_paths),
                 ("search", search_paths),
                 ("detail", slug_paths),
             ):
-                results.append(
-                    drive(name + label, port, paths, args.seconds, args.connections, tmp)
-                )
+                for who, headers in (("", {}), (", signed in", viewer)):
+                    results.append(
+                        drive(
+                            f"{name}{label}{who}",
+                            port,
+                            paths,
+                            args.seconds,
+                            args.connections,
+                            tmp,
+                            headers,
+                        )
+                    )
             rss[cached] = peak_rss_mib(server.pid)
         finally:
             stop(server)
@@ -366,10 +392,10 @@ def main() -> None:
         f" {args.seconds} s per endpoint, database: {'custom' if args.database_url else 'SQLite'}"
     )
     header = ("req/s", "p50 ms", "p95 ms", "p99 ms", "vs bare")
-    print(f"{'endpoint':<20}{header[0]:>10}" + "".join(f"{h:>9}" for h in header[1:]) + "  errors")
+    print(f"{'endpoint':<32}{header[0]:>10}" + "".join(f"{h:>9}" for h in header[1:]) + "  errors")
     for r in results:
         print(
-            f"{r.name:<20}{r.requests_per_second:>10.0f}{r.p50_ms:>9.2f}{r.p95_ms:>9.2f}"
+            f"{r.name:<32}{r.requests_per_second:>10.0f}{r.p50_ms:>9.2f}{r.p95_ms:>9.2f}"
             f"{r.p99_ms:>9.2f}{r.requests_per_second / bare_rps:>9.0%}{r.errors:>8}"
         )
     print(f"server peak RSS: {rss[True]:.0f} MiB (uncached run: {rss[False]:.0f} MiB)")

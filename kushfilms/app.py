@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from kushfilms import __version__
 from kushfilms.accounts import routes as accounts
 from kushfilms.accounts import sessions
+from kushfilms.accounts.deps import viewer_credentials
 from kushfilms.accounts.devices import DEVICE_HEADER
 from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.accounts.tokens import TokenConfig
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache=state.cache,
         paths=catalog.PUBLIC_PATHS,
         credential_cookies=(sessions.COOKIE,),
+        shares_public=viewer_credentials(state.tokens),
     )
     app.add_middleware(
         ApiRateLimitMiddleware,
@@ -144,13 +146,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", DEVICE_HEADER, *TUS_REQUEST_HEADERS],
             expose_headers=["Location", *TUS_RESPONSE_HEADERS],
         )
+    picture_bytes = media_admin.MAX_THUMBNAIL_BYTES + 64 * 1024  # the image and the form
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         limits={
             "/api/admin/uploads": settings.upload_max_bytes,
-            r"/api/admin/movies/[^/]+/thumbnail$": media_admin.MAX_THUMBNAIL_BYTES + 64 * 1024,
-            r"/admin/movies/[^/]+/poster$": media_admin.MAX_THUMBNAIL_BYTES + 64 * 1024,
+            r"/api/admin/movies/[^/]+/(thumbnail|backdrop)$": picture_bytes,
+            r"/admin/movies/[^/]+/(poster|backdrop)$": picture_bytes,
         },
     )
     app.add_middleware(BodyReadTimeoutMiddleware, seconds=settings.body_read_timeout_seconds)

@@ -1,5 +1,6 @@
 """Who is calling: the viewer behind a bearer token, and whether they may act."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kushfilms.accounts import service, sessions
 from kushfilms.accounts.passwords import PasswordHasher
 from kushfilms.accounts.service import InvalidToken, TokenExpired
-from kushfilms.accounts.tokens import TokenConfig, TokenError, read_access_token
+from kushfilms.accounts.tokens import AccessClaims, TokenConfig, TokenError, read_access_token
 from kushfilms.deps import ReadSession
 from kushfilms.errors import Forbidden, Unauthorized
 from kushfilms.kit import csrf
@@ -47,10 +48,17 @@ async def _optional_viewer(
 ) -> User | None:
     if credentials is None:
         return await _cookie_viewer(request, session)
+    return await _bearer_viewer(session, _claims(tokens, credentials))
+
+
+def _claims(tokens: TokenConfig, credentials: HTTPAuthorizationCredentials) -> AccessClaims:
     try:
-        claims = read_access_token(tokens, credentials.credentials)
+        return read_access_token(tokens, credentials.credentials)
     except TokenError as error:
         raise (TokenExpired if error.expired else InvalidToken)(str(error)) from error
+
+
+async def _bearer_viewer(session: AsyncSession, claims: AccessClaims) -> User:
     try:
         return await service.get_viewer(session, claims.user_id, session_id=claims.session_id)
     except service.UserNotFound as error:
@@ -93,6 +101,64 @@ async def _admin_user(user: Annotated[User, Depends(_current_user)]) -> User:
     return user
 
 
+def viewer_credentials(tokens: TokenConfig) -> Callable[[bytes], bool]:
+    """Whether an Authorization header holds a valid access token of a viewer who is
+    not an administrator: public reads answer such a caller as they answer anyone
+    (see :class:`Caller`), so the public response cache may serve them."""
+
+    def check(header: bytes) -> bool:
+        scheme, _, token = header.decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        try:
+            return read_access_token(tokens, token.strip()).role == Role.USER
+        except TokenError:
+            return False
+
+    return check
+
+
+class Caller:
+    """Whoever calls a public read, looked up only when the answer depends on it.
+
+    A bearer token is checked at once (an expired or forged one is refused as
+    everywhere else) but costs no query; :meth:`is_admin` reads the database
+    only for a caller who claims to be an administrator, and only when asked.
+    """
+
+    def __init__(self, request: Request, tokens: TokenConfig, claims: AccessClaims | None) -> None:
+        self._request = request
+        self._claims = claims
+        self._tokens = tokens
+
+    @property
+    def signed_in(self) -> bool:
+        return self._claims is not None or sessions.COOKIE in self._request.cookies
+
+    async def viewer(self) -> User | None:
+        async with app_state(self._request).db.reader() as session:
+            if self._claims is None:
+                return await _cookie_viewer(self._request, session)
+            return await _bearer_viewer(session, self._claims)
+
+    async def is_admin(self) -> bool:
+        if self._claims is not None and self._claims.role not in (None, Role.ADMIN):
+            return False
+        if not self.signed_in:
+            return False
+        viewer = await self.viewer()
+        return viewer is not None and viewer.role == Role.ADMIN
+
+
+async def _caller(
+    request: Request,
+    tokens: Tokens,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    return Caller(request, tokens, _claims(tokens, credentials) if credentials else None)
+
+
 OptionalViewer = Annotated[User | None, Depends(_optional_viewer)]
+CallerOf = Annotated[Caller, Depends(_caller)]
 CurrentUser = Annotated[User, Depends(_current_user)]
 AdminUser = Annotated[User, Depends(_admin_user)]

@@ -273,7 +273,9 @@ async def _issue(
     await session.flush()
     return Session(
         user=user,
-        access_token=issue_access_token(config, user.id, session_id=family_id, now=now),
+        access_token=issue_access_token(
+            config, user.id, session_id=family_id, now=now, role=user.role.value
+        ),
         refresh_token=raw,
         expires_in=int(config.access_ttl.total_seconds()),
     )

@@ -43,15 +43,25 @@ class AccessClaims:
     # The sign-in (refresh-token family) the token was issued to; checked at every
     # request, so that signing out ends the token at once.
     session_id: uuid.UUID
+    # The role when the token was issued ("USER", "ADMIN"), or None in tokens made
+    # before roles were carried. A hint only: what a role allows is always decided
+    # from the database; a viewer's token lets public answers be shared with them.
+    role: str | None = None
 
 
 def issue_access_token(
-    config: TokenConfig, user_id: uuid.UUID, *, session_id: uuid.UUID, now: datetime
+    config: TokenConfig,
+    user_id: uuid.UUID,
+    *,
+    session_id: uuid.UUID,
+    now: datetime,
+    role: str | None = None,
 ) -> str:
     claims = {
         "iss": ISSUER,
         "sub": str(user_id),
         "sid": str(session_id),
+        **({"role": role} if role else {}),
         "typ": ACCESS,
         "iat": int(now.timestamp()),
         "exp": int((now + config.access_ttl).timestamp()),
@@ -78,7 +88,12 @@ def read_access_token(config: TokenConfig, token: str) -> AccessClaims:
     if claims.get("typ") != ACCESS:
         raise TokenError("The access token is not valid.")
     try:
-        return AccessClaims(uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"])))
+        role = claims.get("role")
+        return AccessClaims(
+            uuid.UUID(str(claims["sub"])),
+            uuid.UUID(str(claims["sid"])),
+            role=role if isinstance(role, str) else None,
+        )
     except ValueError as error:
         raise TokenError("The access token is not valid.") from error
 

@@ -1,10 +1,12 @@
 import uuid
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import TypeAdapter
 
-from kushfilms.accounts.deps import AdminUser, OptionalViewer
-from kushfilms.catalog import service
+from kushfilms.accounts.deps import AdminUser, CallerOf
+from kushfilms.catalog import reads, service
 from kushfilms.catalog.schemas import (
     CategoryCreate,
     CategoryOut,
@@ -17,13 +19,18 @@ from kushfilms.catalog.service import CATALOG_GENERATION, MovieFilter, Sort
 from kushfilms.deps import DbSession, PageQuery, ReplicaSession
 from kushfilms.errors import COMMON_ERRORS, Forbidden, Unauthorized, error_responses
 from kushfilms.kit.pagination import Page, to_page
+from kushfilms.kit.responses import json_answer
 from kushfilms.kit.text import SingleLine
-from kushfilms.models import AccessLevel, Category, Role
+from kushfilms.models import AccessLevel, Category
+from kushfilms.state import app_state
 
 # Anonymous reads of these are the same for everyone and may be served from
 # the public response cache (see kushfilms.kit.cache).
 PUBLIC_PATHS = (r"/api/movies", r"/api/movies/[^/]+", r"/api/categories")
 __all__ = ["CATALOG_GENERATION", "PUBLIC_PATHS", "admin_router", "router"]
+# The hot reads answer with JSON made straight from rows of the API's shape.
+_MOVIE_PAGE = TypeAdapter(Page[MovieOut])
+_MOVIE = TypeAdapter(MovieOut)
 
 router = APIRouter(prefix="/api", tags=["catalogue"], responses=error_responses(*COMMON_ERRORS))
 admin_router = APIRouter(
@@ -46,12 +53,13 @@ def _category_out(row: tuple[Category, int]) -> CategoryOut:
 
 @router.get(
     "/movies",
+    response_model=Page[MovieOut],
     responses=error_responses(401, 403),
     summary="List, filter and search published movies",
 )
 async def list_movies(
-    session: ReplicaSession,
-    viewer: OptionalViewer,
+    request: Request,
+    caller: CallerOf,
     page: PageQuery,
     search: Annotated[
         SingleLine | None,
@@ -65,11 +73,11 @@ async def list_movies(
         Sort | None, Query(description="Default: relevance when searching, else newest")
     ] = None,
     include_unpublished: Annotated[bool, Query(description="Administrators only")] = False,
-) -> Page[MovieOut]:
+) -> Response:
     if include_unpublished:
-        if viewer is None:
+        if not caller.signed_in:
             raise Unauthorized("Sign in as an administrator to see unpublished movies.")
-        if viewer.role != Role.ADMIN:
+        if not await caller.is_admin():
             raise Forbidden("Only administrators see unpublished movies.")
     query = MovieFilter(
         search=search,
@@ -78,23 +86,36 @@ async def list_movies(
         sort=sort,
         include_unpublished=include_unpublished,
     )
-    found = await service.list_movies(session, query, page)
-    return to_page(found, MovieOut.model_validate)
+    found = await app_state(request).db.run_read(partial(reads.find_movies, query=query, page=page))
+    answer = {
+        "items": found.items,
+        "total": found.total,
+        "page": page.page,
+        "page_size": page.page_size,
+    }
+    return json_answer(_MOVIE_PAGE, answer)
 
 
 @router.get(
     "/movies/{id_or_slug}",
+    response_model=MovieOut,
     responses=error_responses(404),
     summary="One movie, by id or slug",
 )
 async def get_movie(
     id_or_slug: Annotated[SingleLine, Path(max_length=220)],
-    session: ReplicaSession,
-    viewer: OptionalViewer,
-) -> MovieOut:
-    is_admin = viewer is not None and viewer.role == Role.ADMIN
-    movie = await service.get_movie(session, id_or_slug, include_unpublished=is_admin)
-    return MovieOut.model_validate(movie)
+    request: Request,
+    caller: CallerOf,
+) -> Response:
+    db = app_state(request).db
+    movie = await db.run_read(partial(reads.find_movie, id_or_slug=id_or_slug))
+    if movie is None and await caller.is_admin():
+        movie = await db.run_read(
+            partial(reads.find_movie, id_or_slug=id_or_slug, include_unpublished=True)
+        )
+    if movie is None:
+        raise service.MovieNotFound()
+    return json_answer(_MOVIE, movie)
 
 
 @router.get("/categories", summary="List categories with their published movie counts")

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from sqlalchemy import Float, Subquery, Uuid, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 # SQLite: a standalone FTS5 table kept in step with ``movies`` by triggers
 # (see the initial migration); bm25 weights: movie_id 0, title 10, description 1.
@@ -86,7 +86,7 @@ def matches(dialect: str, words: Sequence[str]) -> Subquery:
     return statement.columns(movie_id=Uuid(), rank=Float()).subquery("hits")
 
 
-async def title_vocabulary(session: AsyncSession) -> list[str]:
+def title_vocabulary(session: Session) -> list[str]:
     dialect = session.get_bind().dialect.name
     query = _SQLITE_VOCABULARY if dialect == "sqlite" else _POSTGRES_VOCABULARY
-    return list(await session.scalars(text(query)))
+    return list(session.scalars(text(query)))

@@ -1,28 +1,23 @@
 """The catalogue: movies and categories, listing, search and publishing."""
 
-import enum
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from kushfilms.catalog import search
+from kushfilms.catalog import reads
+from kushfilms.catalog.reads import CATALOG_GENERATION, MovieFilter, Sort, as_uuid
 from kushfilms.db import after_commit
 from kushfilms.errors import Conflict, NotFound, Unprocessable
-from kushfilms.kit.cache import Generation
 from kushfilms.kit.clock import utcnow
 from kushfilms.kit.pagination import Paged, PageRequest, count
 from kushfilms.kit.slug import insert_with_unique_slug, make_slug
-from kushfilms.kit.text import words
-from kushfilms.models import AccessLevel, Category, Movie
+from kushfilms.models import Category, Movie
 
-# Moves on when this process commits a change to the catalogue, which drops
-# cached public responses built from the old one.
-CATALOG_GENERATION = Generation()
+__all__ = ["CATALOG_GENERATION", "MovieFilter", "Sort"]
 
 
 def _catalog_changed(session: AsyncSession) -> None:
@@ -54,60 +49,12 @@ class SlugTaken(Conflict):
     message = "Another item already uses this slug."
 
 
-class Sort(enum.StrEnum):
-    RELEVANCE = "relevance"
-    NEWEST = "newest"
-    TITLE = "title"
-    POPULAR = "popular"
-
-
-@dataclass(frozen=True, slots=True)
-class MovieFilter:
-    search: str | None = None
-    category: str | None = None  # slug or id
-    access_level: AccessLevel | None = None
-    sort: Sort | None = None  # relevance when searching, else newest
-    include_unpublished: bool = False
-
-
 async def list_movies(session: AsyncSession, query: MovieFilter, page: PageRequest) -> Paged[Movie]:
-    query_words = words(query.search or "")
-    paged = await _list_movies(session, query, query_words, page)
-    if paged.total or not query_words:
-        return paged
-    corrected = search.correct_words(query_words, await search.title_vocabulary(session))
-    if corrected == query_words:
-        return paged
-    return await _list_movies(session, query, corrected, page)
-
-
-async def _list_movies(
-    session: AsyncSession, query: MovieFilter, query_words: list[str], page: PageRequest
-) -> Paged[Movie]:
-    statement = select(Movie)
-    if not query.include_unpublished:
-        statement = statement.where(Movie.published.is_(True))
-    if query.access_level is not None:
-        statement = statement.where(Movie.access_level == query.access_level)
-    if query.category:
-        statement = statement.where(Movie.category_id == _category_id(query.category))
-    rank = None
-    if query_words:
-        hits = search.matches(session.get_bind().dialect.name, query_words)
-        statement = statement.join(hits, hits.c.movie_id == Movie.id)
-        rank = hits.c.rank
-    total = await count(session, statement)
-    ordering = _ordering(query.sort, rank, published_only=not query.include_unpublished)
-    # Page through ids alone (the index covers them), then load just those rows.
-    page_ids = list(
-        await session.scalars(
-            statement.with_only_columns(Movie.id)
-            .order_by(*ordering)
-            .limit(page.page_size)
-            .offset(page.offset)
-        )
+    """A page of the movies ``query`` finds, as ORM objects (for the admin pages)."""
+    found = await session.run_sync(reads.find_movie_ids, query, page)
+    return Paged(
+        items=await _movies_in_order(session, found.items), total=found.total, request=page
     )
-    return Paged(items=await _movies_in_order(session, page_ids), total=total, request=page)
 
 
 async def _movies_in_order(session: AsyncSession, ids: list[uuid.UUID]) -> list[Movie]:
@@ -120,39 +67,11 @@ async def _movies_in_order(session: AsyncSession, ids: list[uuid.UUID]) -> list[
     return [by_id[movie_id] for movie_id in ids if movie_id in by_id]
 
 
-def _category_id(slug_or_id: str) -> Any:
-    condition = Category.slug == slug_or_id
-    parsed = _as_uuid(slug_or_id)
-    if parsed is not None:
-        condition = or_(condition, Category.id == parsed)
-    return select(Category.id).where(condition).scalar_subquery()
-
-
-def _ordering(
-    sort: Sort | None, rank: ColumnElement[float] | None, *, published_only: bool
-) -> list[Any]:
-    # Published movies always have published_at, and the index on
-    # (published, published_at, id) serves this order; unpublished ones are
-    # newest by creation.
-    newest = [Movie.published_at.desc()] if published_only else [Movie.created_at.desc()]
-    if sort is None:
-        sort = Sort.RELEVANCE if rank is not None else Sort.NEWEST
-    if sort is Sort.RELEVANCE and rank is not None:
-        order = [rank.asc(), *newest]
-    elif sort is Sort.TITLE:
-        order = [func.lower(Movie.title).asc()]
-    elif sort is Sort.POPULAR:
-        order = [Movie.view_count.desc(), *newest]
-    else:
-        order = newest
-    return [*order, Movie.id.desc()]
-
-
 async def get_movie(
     session: AsyncSession, id_or_slug: str | uuid.UUID, *, include_unpublished: bool = False
 ) -> Movie:
     statement = select(Movie).options(joinedload(Movie.category))
-    parsed = id_or_slug if isinstance(id_or_slug, uuid.UUID) else _as_uuid(id_or_slug)
+    parsed = id_or_slug if isinstance(id_or_slug, uuid.UUID) else as_uuid(id_or_slug)
     if parsed is not None:
         statement = statement.where(Movie.id == parsed)
     else:
@@ -214,16 +133,19 @@ async def set_duration(session: AsyncSession, movie_id: uuid.UUID, seconds: int)
     movie.duration = seconds
 
 
-async def set_poster_key(
-    session: AsyncSession, movie_id: uuid.UUID, key: str, *, unless_set: bool = False
-) -> None:
-    """Show the picture stored at ``key`` as the movie's poster (``unless_set``: only
-    when it has none)."""
+async def set_pictures(
+    session: AsyncSession,
+    movie_id: uuid.UUID,
+    *,
+    poster_key: str | None,
+    backdrop_key: str | None,
+) -> Movie:
+    """Show the pictures stored at these keys as the movie's poster and backdrop (which
+    pictures a film gets is media's to decide: ``media.pictures``)."""
     movie = await get_movie(session, movie_id, include_unpublished=True)
-    if unless_set and movie.poster_key:
-        return
     _catalog_changed(session)
-    movie.poster_key = key
+    movie.poster_key, movie.backdrop_key = poster_key, backdrop_key
+    return movie
 
 
 async def add_views(session: AsyncSession, views: Mapping[uuid.UUID, int]) -> None:
@@ -366,10 +288,3 @@ async def _claim_slug(
 ) -> None:
     if await session.scalar(select(model.id).where(model.slug == slug)) is not None:
         raise SlugTaken(field="slug")
-
-
-def _as_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

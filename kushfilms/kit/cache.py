@@ -15,7 +15,11 @@ them all for a while, as a CDN would:
   (stale-if-error): anonymous viewers keep browsing through an outage.
 - Concurrent misses for one URL make one request to the application.
 - Requests that carry credentials (an Authorization header, or a session
-  cookie), and every method but GET, pass straight by.
+  cookie), and every method but GET, pass straight by; except that a caller
+  whose credentials ``shares_public`` accepts is served from the cache too: the
+  application must then answer them exactly as it answers anyone (a viewer's
+  bearer token, where only administrators see more), since what their request
+  fills the cache with is served to everyone.
 """
 
 import asyncio
@@ -113,9 +117,11 @@ class PublicCacheMiddleware:
         cache: ResponseCache,
         paths: Iterable[str],
         credential_cookies: Iterable[str] = (),
+        shares_public: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.app = app
         self.cache = cache
+        self.shares_public = shares_public
         self.credential_cookies = tuple(f"{name}=".encode() for name in credential_cookies)
         self.pattern = re.compile("|".join(f"(?:{path})" for path in paths))
         self.clock: Callable[[], float] = time.monotonic
@@ -148,7 +154,9 @@ class PublicCacheMiddleware:
         if not self.pattern.fullmatch(scope["path"]):
             return False
         for name, value in scope["headers"]:
-            if name == b"authorization":
+            if name == b"authorization" and (
+                self.shares_public is None or not self.shares_public(value)
+            ):
                 return False
             if name == b"cookie" and any(c in value for c in self.credential_cookies):
                 return False

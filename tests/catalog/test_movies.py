@@ -110,7 +110,7 @@ async def test_anonymous_reads_are_cached_but_changes_show_at_once(
     assert fresh.json()["items"][0]["description"] == "changed elsewhere"
 
 
-async def test_signed_in_reads_are_never_served_from_the_cache(
+async def test_administrators_reads_are_never_served_from_the_cache(
     client: httpx.AsyncClient, admin: dict[str, Any], env: Backend
 ) -> None:
     await add_movie(client, admin, title="Sunrise")
@@ -123,6 +123,41 @@ async def test_signed_in_reads_are_never_served_from_the_cache(
 
     assert signed_in.json()["items"][0]["title"] == "Sunset"
     assert "cache-control" not in signed_in.headers
+
+
+async def test_signed_in_viewers_share_the_anonymous_cache(
+    client: httpx.AsyncClient, admin: dict[str, Any], viewer: dict[str, Any], env: Backend
+) -> None:
+    movie = await add_movie(client, admin, title="Sunrise")
+    draft = await add_movie(client, admin, title="Work in progress", publish=False)
+    first = await client.get("/api/movies", headers=viewer["headers"])
+    async with env.app.state.db.writer() as session:  # as another process would
+        await session.execute(update(Movie).values(title="Sunset"))
+        await session.commit()
+
+    anonymous = await client.get("/api/movies")
+    signed_in = await client.get("/api/movies", headers=viewer["headers"])
+    detail = await client.get(f"/api/movies/{movie['slug']}", headers=viewer["headers"])
+    hidden = await client.get(f"/api/movies/{draft['slug']}", headers=viewer["headers"])
+
+    assert first.headers["cache-control"] == "public, max-age=10"
+    assert anonymous.json() == signed_in.json() == first.json()
+    assert signed_in.json()["items"][0]["title"] == "Sunrise"  # still the cached answer
+    assert detail.json()["title"] == "Sunset"
+    assert hidden.status_code == 404
+
+
+async def test_a_bad_token_is_refused_even_where_the_answer_is_cached(
+    client: httpx.AsyncClient, admin: dict[str, Any], viewer: dict[str, Any]
+) -> None:
+    await add_movie(client, admin, title="Sunrise")
+    await client.get("/api/movies")
+    forged = viewer["access_token"][:-4] + "AAAA"
+
+    refused = await client.get("/api/movies", headers={"Authorization": f"Bearer {forged}"})
+
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "invalid_token"
 
 
 async def test_unchanged_answers_are_not_sent_again(

@@ -208,6 +208,33 @@ async def test_requests_with_a_session_cookie_are_not_cached(
     assert origin.calls == 3
 
 
+async def test_credentials_it_is_told_to_share_with_are_served_from_the_cache(
+    origin: Origin, generation: Generation
+) -> None:
+    app = Starlette(routes=[Route("/public/{name}", origin.endpoint)])
+    cache = ResponseCache(seconds=10, generation=generation)
+    wrapped = PublicCacheMiddleware(
+        app,
+        cache=cache,
+        paths=[r"/public/[^/]+"],
+        credential_cookies=["kf_session"],
+        shares_public=lambda header: header == b"Bearer viewer",
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=wrapped), base_url="http://cache"
+    ) as http:
+        await http.get("/public/a", headers={"Authorization": "Bearer viewer"})
+        anonymous = await http.get("/public/a")  # from the cache the viewer filled
+        await http.get("/public/a", headers={"Authorization": "Bearer viewer"})  # cached
+        await http.get("/public/a", headers={"Authorization": "Bearer admin"})
+        await http.get(
+            "/public/a", headers={"Authorization": "Bearer viewer", "Cookie": "kf_session=x"}
+        )
+
+    assert origin.calls == 3
+    assert anonymous.headers["cache-control"] == "public, max-age=10"
+
+
 async def test_an_outage_is_answered_with_the_kept_copy(
     http: httpx.AsyncClient, origin: Origin, clock: Clock
 ) -> None:
