@@ -287,7 +287,11 @@ def drive(
 
 def sign_up(port: int) -> dict[str, str]:
     """A new viewer's bearer header, as their app would send it."""
-    body = {"email": f"bench-{uuid.uuid4().hex[:8]}@example.com", "password": "x" * 16, "name": "B"}
+    body = {
+        "email": f"bench-{uuid.uuid4().hex[:8]}@example.com",
+        "password": "bench-correct-horse-battery",
+        "name": "B",
+    }
     response = httpx.post(f"http://127.0.0.1:{port}/api/auth/register", json=body, timeout=30)
     response.raise_for_status()
     return {"Authorization": "Bearer " + response.json()["access_token"]}

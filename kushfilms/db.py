@@ -290,10 +290,10 @@ class Database:
                 self._plain.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
             )
             self._writes = SqliteWrites(self.plain_writer)
+        # Two reading threads: one measured fastest for short reads (more fight for
+        # the GIL), but a second lets one long search run beside other requests.
         read_url = settings.database_read_url or url
-        self._reads = (
-            SqliteReads(read_url, threads=min(size, 4)) if read_url.startswith("sqlite") else None
-        )
+        self._reads = SqliteReads(read_url, threads=2) if read_url.startswith("sqlite") else None
         # Work that must use the database once more before it closes (the outbox
         # relay deleting the rows of jobs it sent).
         self.before_dispose: list[Callable[[], Awaitable[None]]] = []

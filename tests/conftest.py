@@ -34,6 +34,7 @@ from starlette.types import ASGIApp
 
 from kushfilms.accounts import admins
 from kushfilms.app import create_app
+from kushfilms.catalog.reads import CATALOG_GENERATION
 from kushfilms.cli import migrate_database
 from kushfilms.config import Settings, async_database_url
 from kushfilms.db import Database, transaction
@@ -167,6 +168,7 @@ async def _clean(app: FastAPI) -> None:
                 await session.execute(table.delete())
     await app.state.limiter.reset()
     app.state.cache.clear()
+    CATALOG_GENERATION.advance()  # the catalogue is gone: totals counted from it too
 
 
 @pytest.fixture
