@@ -7,7 +7,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from kushfilms.catalog import service
+from kushfilms.catalog import reads, service
 from kushfilms.db import transaction
 from kushfilms.errors import Conflict, is_database_unavailable
 from tests.conftest import PASSWORD, Backend
@@ -95,10 +95,10 @@ async def test_bodies_over_the_limit_without_a_length_are_refused(
 async def test_an_unexpected_failure_is_a_500_without_a_trace(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(*_: Any) -> None:
+    def broken(*_: Any, **__: Any) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(service, "list_movies", broken)
+    monkeypatch.setattr(reads, "find_movies", broken)
 
     response = await client.get("/api/movies?page=3")
 

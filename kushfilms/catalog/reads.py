@@ -224,8 +224,6 @@ def _find_ids(
         counting = statement.with_only_columns(func.count(), maintain_column_froms=True)
         total = int(session.scalar(counting) or 0)
         TOTALS.put(key, total)
-    if total <= page.offset:
-        return Found([], total)
     ordering = _ordering(query.sort, rank, published_only=not query.include_unpublished)
     # Page through ids alone (the index covers them); the caller loads just those rows.
     ids = session.scalars(statement.order_by(*ordering).limit(page.page_size).offset(page.offset))
