@@ -10,10 +10,11 @@ that lets another process's change show within ``TOTAL_SECONDS``.
 """
 
 import enum
+import functools
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -133,10 +134,17 @@ def _movie(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def _movie_rows() -> Select[Any]:
-    """Every column of the API's shape, the category's included."""
+def _all_columns() -> Select[Any]:
     statement: Select[Any] = select(*_COLUMNS)  # type: ignore[assignment]
     return statement.outerjoin(Category, Category.id == Movie.category_id)
+
+
+# Built once: every column of the API's shape, the category's included.
+_MOVIE_ROWS = _all_columns()
+
+
+def _movie_rows() -> Select[Any]:
+    return _MOVIE_ROWS
 
 
 @dataclass
@@ -173,32 +181,68 @@ class Found(Generic[T]):
     total: int
 
 
+# What a page is made of, once its filter, order and paging are known: the ids
+# alone (for the admin pages' ORM objects), or the whole rows in one statement.
+# ``order`` gives the page's order by a search's rank (None: not a search).
+_Order = Callable[[Any], list[Any]]
+_Pick = Callable[[Session, Select[Any], _Order, Any, PageRequest], list[T]]
+
+
 def find_movies(session: Session, query: MovieFilter, page: PageRequest) -> Found[dict[str, Any]]:
     """A page of the movies ``query`` finds, in the API's shape."""
-    found = find_movie_ids(session, query, page)
-    if not found.items:
-        return Found([], found.total)
-    rows = session.execute(_movie_rows().where(Movie.id.in_(found.items)))
-    by_id = {row.id: row for row in rows}
-    return Found([_movie(by_id[i]) for i in found.items if i in by_id], found.total)
+    return _find(session, query, page, _rows)
 
 
 def find_movie_ids(session: Session, query: MovieFilter, page: PageRequest) -> Found[uuid.UUID]:
-    """The ids on a page of the movies ``query`` finds, in order; a search that finds
-    nothing is tried again with each misspelt word replaced by the nearest title word."""
+    """The ids on a page of the movies ``query`` finds, in order."""
+    return _find(session, query, page, _ids)
+
+
+def _ids(
+    session: Session, statement: Select[Any], order: _Order, rank: Any, page: PageRequest
+) -> list[uuid.UUID]:
+    paged = statement.order_by(*order(rank)).limit(page.page_size).offset(page.offset)
+    return list(session.scalars(paged))
+
+
+def _rows(
+    session: Session, statement: Select[Any], order: _Order, rank: Any, page: PageRequest
+) -> list[dict[str, Any]]:
+    # The page's ids (the index covers them), joined to their rows in the same
+    # statement and put in the same order again (20 rows: nothing to sort).
+    columns = [Movie.id] if rank is None else [Movie.id, rank.label("rank")]
+    ids = (
+        statement.with_only_columns(*columns)
+        .order_by(*order(rank))
+        .limit(page.page_size)
+        .offset(page.offset)
+        .subquery("page")
+    )
+    again = order(None if rank is None else ids.c.rank)
+    rows = _movie_rows().join(ids, ids.c.id == Movie.id).order_by(*again)
+    return [_movie(row) for row in session.execute(rows)]
+
+
+def _find(session: Session, query: MovieFilter, page: PageRequest, pick: _Pick[T]) -> Found[T]:
+    """A page of what ``query`` finds; a search that finds nothing is tried again
+    with each misspelt word replaced by the nearest title word."""
     query_words = words(query.search or "")
-    found = _find_ids(session, query, query_words, page)
+    found = _find_in(session, query, query_words, page, pick)
     if found.total or not query_words:
         return found
     corrected = search.correct_words(query_words, search.title_vocabulary(session))
     if corrected == query_words:
         return found
-    return _find_ids(session, query, corrected, page)
+    return _find_in(session, query, corrected, page, pick)
 
 
-def _find_ids(
-    session: Session, query: MovieFilter, query_words: Sequence[str], page: PageRequest
-) -> Found[uuid.UUID]:
+def _find_in(
+    session: Session,
+    query: MovieFilter,
+    query_words: Sequence[str],
+    page: PageRequest,
+    pick: _Pick[T],
+) -> Found[T]:
     dialect = session.get_bind().dialect.name
     statement = select(Movie.id)
     if not query.include_unpublished:
@@ -224,10 +268,8 @@ def _find_ids(
         counting = statement.with_only_columns(func.count(), maintain_column_froms=True)
         total = int(session.scalar(counting) or 0)
         TOTALS.put(key, total)
-    ordering = _ordering(query.sort, rank, published_only=not query.include_unpublished)
-    # Page through ids alone (the index covers them); the caller loads just those rows.
-    ids = session.scalars(statement.order_by(*ordering).limit(page.page_size).offset(page.offset))
-    return Found(list(ids), total)
+    order = functools.partial(_ordering, query.sort, published_only=not query.include_unpublished)
+    return Found(pick(session, statement, order, rank, page), total)
 
 
 def find_movie(

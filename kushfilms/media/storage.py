@@ -6,6 +6,7 @@ touch a path.
 """
 
 import asyncio
+import functools
 import os
 import re
 import shutil
@@ -17,9 +18,6 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import boto3
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from kushfilms.config import Settings
@@ -209,7 +207,7 @@ class S3Storage:
             self.bucket,
             self._full(key),
             ExtraArgs={"ContentType": content_type},
-            Config=_TRANSFER,
+            Config=_transfer(),
         )
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
@@ -241,7 +239,7 @@ class S3Storage:
             self.bucket,
             self._full(key),
             str(destination),
-            Config=_TRANSFER,
+            Config=_transfer(),
         )
 
     async def move_in(self, key: str, source: Path, *, content_type: str) -> None:
@@ -325,9 +323,15 @@ def _missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
-_TRANSFER = TransferConfig(
-    multipart_threshold=64 * 1024 * 1024, multipart_chunksize=64 * 1024 * 1024
-)
+@functools.cache
+def _transfer() -> Any:
+    """boto3's transfer settings: parts of 64 MiB. boto3 (about 10 MiB) is loaded
+    only by installs that store in S3."""
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(
+        multipart_threshold=64 * 1024 * 1024, multipart_chunksize=64 * 1024 * 1024
+    )
 
 
 def open_storage(settings: Settings) -> Storage:
@@ -338,6 +342,9 @@ def open_storage(settings: Settings) -> Storage:
         root.mkdir(parents=True, exist_ok=True)
         return LocalStorage(root)
     if url.scheme == "s3":
+        import boto3
+        from botocore.config import Config as BotoConfig
+
         prefix = url.path.strip("/")
         client = boto3.client(
             "s3",

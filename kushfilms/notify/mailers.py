@@ -12,7 +12,6 @@ from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
-import boto3
 
 from kushfilms.config import Settings
 from kushfilms.kit.clock import utcnow
@@ -125,6 +124,8 @@ class SesMailer:
         await asyncio.to_thread(self._send, message)
 
     def _send(self, message: EmailMessage) -> None:
+        import boto3  # loaded by installs that send through SES only
+
         # A session of its own: boto3's default session is not thread-safe.
         client = boto3.session.Session().client(
             "sesv2", region_name=self.region, endpoint_url=self.endpoint_url

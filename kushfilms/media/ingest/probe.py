@@ -1,17 +1,23 @@
-"""What a source video holds, read with PyAV, and whether we can make a film of it."""
+"""What a source video holds, read with PyAV, and whether we can make a film of it.
+
+PyAV (with its FFmpeg libraries, about 15 MiB) is loaded at the first probe, not
+when the module is: the web server imports this module for ``SourceInfo`` and
+most of its processes never probe anything.
+"""
+
+from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import av
-from av.container import InputContainer
-from av.sidedata.sidedata import Type as SideDataType
-from av.video.frame import VideoFrame
-from av.video.stream import VideoStream
+if TYPE_CHECKING:
+    from av.container import InputContainer
+    from av.video.frame import VideoFrame
+    from av.video.stream import VideoStream
 
 ProbeCode = Literal["unreadable", "no_video", "undecodable", "no_duration", "too_large"]
 
@@ -28,7 +34,6 @@ _VFR_TOLERANCE = 0.01
 # ffmpeg's own guess for a stream with no timing at all.
 _FALLBACK_RATE = 25.0
 _HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
-_DOLBY_VISION = frozenset({SideDataType.DOVI_METADATA, SideDataType.DOVI_RPU_BUFFER})
 # AVFieldOrder: TT, BB, TB, BT (0 unknown, 1 progressive).
 _INTERLACED_FIELD_ORDERS = frozenset({2, 3, 4, 5})
 # Code points of ITU-T H.273, named as ffprobe names them.
@@ -128,12 +133,14 @@ class SourceInfo:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "SourceInfo":
+    def from_json(cls, data: dict[str, Any]) -> SourceInfo:
         return cls(**{**data, "sample_aspect_ratio": Fraction(data["sample_aspect_ratio"])})
 
 
 def probe(path: Path, *, max_pixels: int = 7680 * 4320) -> SourceInfo:
     """Read a source's streams and check that its video decodes; raise ProbeError if unusable."""
+    import av
+
     try:
         size = path.stat().st_size
         container = av.open(str(path))
@@ -161,6 +168,8 @@ def _still_image(format_name: str) -> bool:
 
 
 def _main_video(container: InputContainer) -> VideoStream:
+    import av
+
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:  # cover art is no film
             return stream
@@ -168,6 +177,8 @@ def _main_video(container: InputContainer) -> VideoStream:
 
 
 def _first_frames(container: InputContainer, stream: VideoStream) -> list[VideoFrame]:
+    import av
+
     frames: list[VideoFrame] = []
     bad_packets = 0
     for packet in container.demux(stream):
@@ -193,6 +204,8 @@ def _describe(
     stream: VideoStream,
     frames: list[VideoFrame],
 ) -> SourceInfo:
+    import av
+
     first = frames[0]
     sar = stream.sample_aspect_ratio or Fraction(1)
     rotation = _clockwise(first.rotation)
@@ -215,7 +228,13 @@ def _describe(
 
     pix_fmt = first.format.name
     transfer = _TRANSFERS.get(first.color_trc) or _TRANSFERS.get(stream.color_trc)
-    dolby_vision = any(kind in frame.side_data for frame in frames for kind in _DOLBY_VISION)
+    from av.sidedata.sidedata import Type as SideDataType
+
+    dolby_vision = any(
+        kind in frame.side_data
+        for frame in frames
+        for kind in (SideDataType.DOVI_METADATA, SideDataType.DOVI_RPU_BUFFER)
+    )
     audio = container.streams.audio
     return SourceInfo(
         container=container.format.name,
@@ -273,6 +292,8 @@ def _measure(path: Path, video_index: int, *, whole: bool) -> tuple[float | None
     Reads the whole file only when the duration is wanted (a header without one,
     as Chrome's MediaRecorder writes); a frame rate needs just the first packets.
     """
+    import av
+
     start, end = math.inf, -math.inf
     video_times: list[float] = []
     with av.open(str(path)) as container:

@@ -6,7 +6,6 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-import av
 from PIL import Image
 
 from kushfilms.media import layout
@@ -69,6 +68,8 @@ def _measure(rung_dir: Path, rung: Rung) -> Rendition:
     init = rung_dir / playlist.init_uri
     sizes = [((rung_dir / uri).stat().st_size, seconds) for uri, seconds in playlist.segments]
     peak, average = bandwidths(init.stat().st_size, sizes)
+    import av  # loaded here: the web server imports this module but never measures
+
     with av.open(str(init)) as container:  # the init segment declares the tracks
         audio = bool(container.streams.audio)
     return Rendition(
