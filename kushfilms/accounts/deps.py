@@ -1,5 +1,7 @@
 """Who is calling: the viewer behind a bearer token, and whether they may act."""
 
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated
 
@@ -101,19 +103,37 @@ async def _admin_user(user: Annotated[User, Depends(_current_user)]) -> User:
     return user
 
 
+_REMEMBERED_VIEWERS = 4096
+
+
 def viewer_credentials(tokens: TokenConfig) -> Callable[[bytes], bool]:
     """Whether an Authorization header holds a valid access token of a viewer who is
     not an administrator: public reads answer such a caller as they answer anyone
     (see :class:`Caller`), so the public response cache may serve them."""
 
+    # A viewer's app sends the same token for its whole life: checked once, it is
+    # remembered (with when it expires) instead of checking its signature again.
+    viewers: OrderedDict[bytes, float] = OrderedDict()
+
     def check(header: bytes) -> bool:
+        expires = viewers.get(header)
+        if expires is not None:
+            if time.time() < expires:
+                return True
+            del viewers[header]
         scheme, _, token = header.decode("latin-1").partition(" ")
         if scheme.lower() != "bearer":
             return False
         try:
-            return read_access_token(tokens, token.strip()).role == Role.USER
+            claims = read_access_token(tokens, token.strip())
         except TokenError:
             return False
+        if claims.role != Role.USER:
+            return False
+        viewers[header] = claims.expires_at
+        if len(viewers) > _REMEMBERED_VIEWERS:
+            viewers.popitem(last=False)
+        return True
 
     return check
 

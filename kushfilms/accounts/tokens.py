@@ -47,6 +47,7 @@ class AccessClaims:
     # before roles were carried. A hint only: what a role allows is always decided
     # from the database; a viewer's token lets public answers be shared with them.
     role: str | None = None
+    expires_at: float = 0.0  # seconds since the epoch
 
 
 def issue_access_token(
@@ -93,6 +94,7 @@ def read_access_token(config: TokenConfig, token: str) -> AccessClaims:
             uuid.UUID(str(claims["sub"])),
             uuid.UUID(str(claims["sid"])),
             role=role if isinstance(role, str) else None,
+            expires_at=float(claims["exp"]),
         )
     except ValueError as error:
         raise TokenError("The access token is not valid.") from error

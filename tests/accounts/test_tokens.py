@@ -9,6 +9,7 @@ import jwt
 import pytest
 from sqlalchemy import update
 
+from kushfilms.accounts.deps import viewer_credentials
 from kushfilms.accounts.tokens import (
     AccessClaims,
     TokenConfig,
@@ -175,7 +176,9 @@ def test_tokens_from_another_purpose_or_issuer_are_refused() -> None:
     now = utcnow()
     good = issue_access_token(config, user_id, session_id=session_id, now=now)
     claims = jwt.decode(good, config.key, algorithms=["HS256"], issuer="kushfilms")
-    assert read_access_token(config, good) == AccessClaims(user_id, session_id)
+    assert read_access_token(config, good) == AccessClaims(
+        user_id, session_id, expires_at=claims["exp"]
+    )
 
     for changed in (
         {"typ": "refresh"},
@@ -191,3 +194,25 @@ def test_tokens_from_another_purpose_or_issuer_are_refused() -> None:
         without = {k: v for k, v in claims.items() if k != missing}
         with pytest.raises(TokenError):
             read_access_token(config, jwt.encode(without, config.key, algorithm="HS256"))
+
+
+def test_the_cache_shares_with_a_valid_viewers_token_only() -> None:
+    config = TokenConfig(
+        key=b"k" * 40, access_ttl=timedelta(minutes=15), refresh_ttl=timedelta(days=1)
+    )
+    now = utcnow()
+    user, session = uuid.uuid4(), uuid.uuid4()
+    viewer = issue_access_token(config, user, session_id=session, now=now, role="USER")
+    admin = issue_access_token(config, user, session_id=session, now=now, role="ADMIN")
+    unmarked = issue_access_token(config, user, session_id=session, now=now)
+    long_ago = now - timedelta(minutes=16)
+    expired = issue_access_token(config, user, session_id=session, now=long_ago, role="USER")
+    shares = viewer_credentials(config)
+
+    assert shares(f"Bearer {viewer}".encode())
+    assert shares(f"Bearer {viewer}".encode())  # remembered
+    assert not shares(f"Bearer {admin}".encode())
+    assert not shares(f"Bearer {unmarked}".encode())  # made before roles were carried
+    assert not shares(f"Bearer {viewer[:-3]}xyz".encode())
+    assert not shares(f"Basic {viewer}".encode())
+    assert not shares(f"Bearer {expired}".encode())
