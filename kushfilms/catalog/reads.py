@@ -50,6 +50,13 @@ class MovieFilter:
     sort: Sort | None = None  # relevance when searching, else newest
     include_unpublished: bool = False
 
+    @property
+    def served_by_an_index(self) -> bool:
+        """Whether a page of it is read along an index, in well under a millisecond:
+        the published films, newest first (by (published, published_at, id)), not a
+        search (which ranks every hit) nor another order (which sorts them all)."""
+        return not self.search and not self.include_unpublished and self.sort in (None, Sort.NEWEST)
+
 
 def as_uuid(value: str) -> uuid.UUID | None:
     try:

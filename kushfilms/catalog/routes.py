@@ -86,7 +86,9 @@ async def list_movies(
         sort=sort,
         include_unpublished=include_unpublished,
     )
-    found = await app_state(request).db.run_read(partial(reads.find_movies, query=query, page=page))
+    found = await app_state(request).db.run_read(
+        partial(reads.find_movies, query=query, page=page), brief=query.served_by_an_index
+    )
     answer = {
         "items": found.items,
         "total": found.total,
@@ -108,7 +110,7 @@ async def get_movie(
     caller: CallerOf,
 ) -> Response:
     db = app_state(request).db
-    movie = await db.run_read(partial(reads.find_movie, id_or_slug=id_or_slug))
+    movie = await db.run_read(partial(reads.find_movie, id_or_slug=id_or_slug), brief=True)
     if movie is None and await caller.is_admin():
         movie = await db.run_read(
             partial(reads.find_movie, id_or_slug=id_or_slug, include_unpublished=True)
