@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from kushfilms.catalog import search
@@ -63,6 +63,13 @@ def as_uuid(value: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
+
+
+def the_movie(id_or_slug: str | uuid.UUID, include_unpublished: bool) -> ColumnElement[bool]:
+    """The condition that picks one movie by id or slug, published unless told."""
+    parsed = id_or_slug if isinstance(id_or_slug, uuid.UUID) else as_uuid(id_or_slug)
+    found = Movie.id == parsed if parsed is not None else Movie.slug == id_or_slug
+    return found if include_unpublished else and_(found, Movie.published.is_(True))
 
 
 def _category_id(slug_or_id: str) -> Any:
@@ -284,13 +291,6 @@ def find_movie(
 ) -> dict[str, Any] | None:
     """One movie by id or slug, in the API's shape; None when there is none (or it is
     unpublished and ``include_unpublished`` is not set)."""
-    statement = _movie_rows()
-    parsed = as_uuid(id_or_slug)
-    if parsed is not None:
-        statement = statement.where(Movie.id == parsed)
-    else:
-        statement = statement.where(Movie.slug == id_or_slug)
-    if not include_unpublished:
-        statement = statement.where(Movie.published.is_(True))
+    statement = _movie_rows().where(the_movie(id_or_slug, include_unpublished))
     row = session.execute(statement).first()
     return _movie(row) if row is not None else None

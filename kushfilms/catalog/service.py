@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from kushfilms.catalog import reads
-from kushfilms.catalog.reads import CATALOG_GENERATION, MovieFilter, Sort, as_uuid
+from kushfilms.catalog.reads import CATALOG_GENERATION, MovieFilter, Sort
 from kushfilms.db import after_commit
 from kushfilms.errors import Conflict, NotFound, Unprocessable
 from kushfilms.kit.clock import utcnow
@@ -70,15 +70,11 @@ async def _movies_in_order(session: AsyncSession, ids: list[uuid.UUID]) -> list[
 async def get_movie(
     session: AsyncSession, id_or_slug: str | uuid.UUID, *, include_unpublished: bool = False
 ) -> Movie:
-    statement = select(Movie).options(joinedload(Movie.category))
-    parsed = id_or_slug if isinstance(id_or_slug, uuid.UUID) else as_uuid(id_or_slug)
-    if parsed is not None:
-        statement = statement.where(Movie.id == parsed)
-    else:
-        statement = statement.where(Movie.slug == id_or_slug)
-    if not include_unpublished:
-        statement = statement.where(Movie.published.is_(True))
-    movie = await session.scalar(statement)
+    movie = await session.scalar(
+        select(Movie)
+        .options(joinedload(Movie.category))
+        .where(reads.the_movie(id_or_slug, include_unpublished))
+    )
     if movie is None:
         raise MovieNotFound()
     return movie
